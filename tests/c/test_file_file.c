@@ -1,0 +1,127 @@
+/* file -> file: copy_file_range, offsets by value and SPLICER_OFF_CUR, every
+ * length edge, each method forced, the O_APPEND fallback chain. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+static splicer_session *new_session(void) {
+  splicer_session *s;
+  CHECK_EQ(splicer_session_new(&s), 0);
+  return s;
+}
+
+static void copy_len(size_t size, uint64_t len, size_t expect) {
+  splicer_session *s = new_session();
+  int in = tu_file(size, 7), out = tu_tmpfile();
+  CHECK_EQ(splicer_copy(s, in, out, len), expect);
+  CHECK_EQ(lseek(in, 0, SEEK_CUR), expect);
+  CHECK_EQ(lseek(out, 0, SEEK_CUR), expect);
+  tu_check_file(out, 0, expect, 7, 0);
+  splicer_progress p;
+  splicer_progress_get(s, &p, sizeof p);
+  CHECK(p.finished && p.delivered == expect && p.pending == 0, "progress");
+  CHECK_EQ(p.method, SPLICER_METHOD_COPY_FILE_RANGE);
+  close(in); close(out);
+  splicer_session_free(s);
+}
+
+int main(void) {
+  CHECK_EQ(splicer_method_for(0 > 1 ? 0 : tu_file(1, 1), tu_tmpfile()),
+           SPLICER_METHOD_COPY_FILE_RANGE);
+  size_t lens[] = {0, 1, 4095, 4096, 4097, 1 << 20, (3 << 20) + 123};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    copy_len(lens[i], SPLICER_TO_EOF, lens[i]);
+    copy_len(lens[i] + 10, lens[i], lens[i]);
+  }
+  copy_len(100, 1000, 100); /* len beyond EOF stops at EOF */
+  tu_pass("file->file lengths, to EOF and limited");
+
+  /* offsets by value: positions untouched */
+  {
+    splicer_session *s = new_session();
+    int in = tu_file(100000, 3), out = tu_tmpfile();
+    lseek(in, 17, SEEK_SET);
+    lseek(out, 5, SEEK_SET);
+    CHECK_EQ(splicer_open(s, in, 1000, out, 2000, 50000), 0);
+    CHECK_EQ(splicer_run(s), 50000);
+    CHECK_EQ(lseek(in, 0, SEEK_CUR), 17);
+    CHECK_EQ(lseek(out, 0, SEEK_CUR), 5);
+    tu_check_file(out, 2000, 50000, 3, 1000);
+    /* SPLICER_OFF_CUR: positions used and advanced */
+    CHECK_EQ(splicer_open(s, in, SPLICER_OFF_CUR, out, SPLICER_OFF_CUR, 300), 0);
+    CHECK_EQ(splicer_run(s), 300);
+    CHECK_EQ(lseek(in, 0, SEEK_CUR), 317);
+    CHECK_EQ(lseek(out, 0, SEEK_CUR), 305);
+    tu_check_file(out, 5, 300, 3, 17);
+    close(in); close(out);
+    splicer_session_free(s);
+  }
+  tu_pass("offsets by value and current position");
+
+  /* each method forced on the same pair gives the same bytes */
+  int methods[] = {SPLICER_METHOD_COPY_FILE_RANGE, SPLICER_METHOD_SENDFILE,
+                   SPLICER_METHOD_SPLICE_PIPE, SPLICER_METHOD_READ_WRITE};
+  for (size_t i = 0; i < 4; i++) {
+    splicer_session *s = new_session();
+    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << methods[i]), 0);
+    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_CHUNK, 65536), 0);
+    int in = tu_file(1000003, 9), out = tu_tmpfile();
+    CHECK_EQ(splicer_open(s, in, 3, out, 0, SPLICER_TO_EOF), 0);
+    CHECK_EQ(splicer_run(s), 1000000);
+    tu_check_file(out, 0, 1000000, 9, 3);
+    splicer_stats st;
+    splicer_stats_get(s, &st, sizeof st);
+    CHECK_EQ(st.bytes_by_method[methods[i]], 1000000);
+    CHECK_EQ(st.fallbacks, 0);
+    CHECK(st.syscalls >= 1000000 / 262144, "syscalls %llu", (unsigned long long)st.syscalls);
+    close(in); close(out);
+    splicer_session_free(s);
+  }
+  tu_pass("every file->file method forced");
+
+  /* O_APPEND destination: copy_file_range says EBADF, sendfile and splice
+   * say EINVAL; read/write appends */
+  {
+    splicer_session *s = new_session();
+    int in = tu_file(70000, 5), tmp = tu_tmpfile();
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", tmp);
+    int app = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    CHECK(app >= 0, "reopen O_APPEND");
+    CHECK_EQ(write(app, "head", 4), 4);
+    CHECK_EQ(splicer_open(s, in, 0, app, 0, 10), -EINVAL); /* offset on O_APPEND */
+    CHECK_EQ(splicer_copy(s, in, app, SPLICER_TO_EOF), 70000);
+    splicer_progress p;
+    splicer_progress_get(s, &p, sizeof p);
+    CHECK_EQ(p.method, SPLICER_METHOD_READ_WRITE);
+    splicer_stats st;
+    splicer_stats_get(s, &st, sizeof st);
+    CHECK_EQ(st.fallbacks, 3);
+    tu_check_file(tmp, 4, 70000, 5, 0);
+    /* with fallback off, the kernel's refusal comes back */
+    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_FALLBACK, 0), 0);
+    lseek(in, 0, SEEK_SET);
+    CHECK_EQ(splicer_copy(s, in, app, SPLICER_TO_EOF), -EBADF);
+    splicer_progress_get(s, &p, sizeof p);
+    CHECK_EQ(p.delivered, 0);
+    CHECK_EQ(lseek(in, 0, SEEK_CUR), 0); /* nothing taken from the source */
+    close(in); close(app); close(tmp);
+    splicer_session_free(s);
+  }
+  tu_pass("O_APPEND destination falls back to read/write");
+
+  /* methods that do not apply */
+  {
+    splicer_session *s = new_session();
+    int in = tu_file(10, 1), out = tu_tmpfile();
+    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << SPLICER_METHOD_TEE), 0);
+    CHECK_EQ(splicer_open(s, in, 0, out, 0, 10), -EOPNOTSUPP);
+    close(in); close(out);
+    splicer_session_free(s);
+  }
+  tu_pass("no applicable method is EOPNOTSUPP");
+  return 0;
+}
