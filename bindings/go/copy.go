@@ -1,0 +1,190 @@
+package splicer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"splicer.dev/splicer/internal/capi"
+	"splicer.dev/splicer/internal/sbuf"
+)
+
+// Buf is page-aligned memory owned by the C library, to fill through
+// Bytes and hand to Session.WriteBuf, which seals it read-only before
+// vmsplice(2) maps its pages into a pipe.  Every Buf must be handed over
+// or freed with Free.
+type Buf = sbuf.Buf
+
+// NewBuf allocates a Buf of size bytes.
+func NewBuf(size int) (*Buf, error) { return sbuf.NewBuf(size) }
+
+// bufSource stands for the source of WriteBuf: a sealed buffer is always
+// ready, so its callbacks never wait.
+type bufSource struct{}
+
+func (bufSource) Control(f func(uintptr)) error         { f(^uintptr(0)); return nil }
+func (bufSource) Read(f func(uintptr) bool) error       { return callUntilDone(f) }
+func (bufSource) Write(f func(uintptr) bool) error      { return callUntilDone(f) }
+func (bufSource) SyscallConn() (syscall.RawConn, error) { return bufSource{}, nil }
+
+func callUntilDone(f func(uintptr) bool) error {
+	for !f(^uintptr(0)) {
+	}
+	return nil
+}
+
+// The package-level functions take sessions from a small free list.  A
+// session whose transfer failed may still hold bytes of that stream; it is
+// closed, never reused.
+var pool struct {
+	mu   sync.Mutex
+	free []*Session
+}
+
+func getSession() (*Session, error) {
+	pool.mu.Lock()
+	if n := len(pool.free); n > 0 {
+		s := pool.free[n-1]
+		pool.free = pool.free[:n-1]
+		pool.mu.Unlock()
+		return s, nil
+	}
+	pool.mu.Unlock()
+	return New()
+}
+
+func putSession(s *Session) {
+	if s.last != nil {
+		s.Close()
+		return
+	}
+	pool.mu.Lock()
+	if len(pool.free) < 4*runtime.GOMAXPROCS(0) {
+		pool.free = append(pool.free, s)
+		s = nil
+	}
+	pool.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+}
+
+// hasFD reports whether v could take part in a zero-copy transfer.
+func hasFD(v any) bool {
+	_, ok := v.(syscall.Conn)
+	return ok
+}
+
+// Copy is a drop-in for io.Copy: it copies from src to dst until EOF or
+// an error and returns the bytes written.  When both sides are
+// syscall.Conn (*os.File, *net.TCPConn, *net.UnixConn, ...) the bytes
+// move in the kernel through a pooled Session; otherwise Copy is io.Copy.
+func Copy(dst io.Writer, src io.Reader) (int64, error) {
+	return CopyContext(nil, dst, src)
+}
+
+// CopyContext is Copy that stops when ctx is done (see
+// Session.CopyContext for how a waiting transfer is woken).
+func CopyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	if r, _ := readerOf(src); !hasFD(r) || !hasFD(dst) {
+		return bufferedCopy(ctx, dst, src)
+	}
+	s, err := getSession()
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.CopyContext(ctx, dst, src)
+	putSession(s)
+	return n, err
+}
+
+// CopyN is a drop-in for io.CopyN, zero-copy as Copy is.
+func CopyN(dst io.Writer, src io.Reader, n int64) (int64, error) {
+	if !hasFD(src) || !hasFD(dst) {
+		return io.CopyN(dst, src, n)
+	}
+	s, err := getSession()
+	if err != nil {
+		return 0, err
+	}
+	written, err := s.CopyN(dst, src, n)
+	putSession(s)
+	return written, err
+}
+
+// bufferedCopy is io.Copy, checking ctx between reads when there is one.
+func bufferedCopy(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	if ctx == nil || ctx.Done() == nil {
+		return io.Copy(dst, src)
+	}
+	buf := make([]byte, 32*1024)
+	var written int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return written, &OpError{Op: "copy", Method: MethodReadWrite, Err: err}
+		}
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := dst.Write(buf[:nr])
+			written += int64(nw)
+			if werr != nil {
+				return written, werr
+			}
+			if nw != nr {
+				return written, io.ErrShortWrite
+			}
+		}
+		if rerr == io.EOF {
+			return written, nil
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
+}
+
+type readDeadliner interface{ SetReadDeadline(time.Time) error }
+type writeDeadliner interface{ SetWriteDeadline(time.Time) error }
+
+// interruptOnDone arranges for a transfer parked on the poller to wake up
+// when ctx is done, by moving the deadlines of its connections into the
+// past.  The returned function undoes that and turns the resulting
+// deadline error into ctx's error.
+func interruptOnDone(ctx context.Context, x *xfer) func(error) error {
+	if ctx == nil || ctx.Done() == nil {
+		return func(err error) error { return err }
+	}
+	setAll := func(t time.Time) {
+		if d, ok := x.src.(readDeadliner); ok {
+			d.SetReadDeadline(t)
+		}
+		for _, dst := range x.dsts {
+			if d, ok := dst.(writeDeadliner); ok {
+				d.SetWriteDeadline(t)
+			}
+		}
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		setAll(time.Unix(1, 0))
+	})
+	return func(err error) error {
+		if stop() {
+			return err // ctx was not done during the transfer
+		}
+		<-fired
+		setAll(time.Time{})
+		var oe *OpError
+		if err != nil && errors.As(err, &oe) {
+			oe.Err = ctx.Err()
+		}
+		return err
+	}
+}
+
+var _ = capi.OffCur

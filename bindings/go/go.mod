@@ -1,0 +1,3 @@
+module splicer.dev/splicer
+
+go 1.24

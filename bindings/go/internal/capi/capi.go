@@ -1,0 +1,317 @@
+// Package capi mirrors the C API of splicer (core/include/splicer.h) one
+// function per function.  It keeps the C conventions: results are the C
+// results (a count, or a negative errno value), pointers are handles.  The
+// idiomatic package and the raw sub-package are built on it; users never
+// import it.
+package capi
+
+/*
+#include <poll.h>
+#include <stdlib.h>
+#include "splicer.h"
+
+// One cgo call that steps the open transfer until it finished, failed,
+// would block, or made max_steps steps (0: no limit), and reports how many
+// bytes those steps delivered.  splicer_run() loses that count when it
+// returns -EAGAIN, and a cgo call per step would cost more than the count.
+typedef struct { int64_t r; uint64_t delivered; } capi_run_result;
+
+static capi_run_result capi_run(splicer_session *s, uint64_t max_steps) {
+	capi_run_result out = {0, 0};
+	for (uint64_t i = 0; max_steps == 0 || i < max_steps; i++) {
+		int64_t r = splicer_step(s);
+		if (r <= 0) {
+			out.r = r;
+			return out;
+		}
+		out.delivered += (uint64_t)r;
+	}
+	out.r = 1; // stopped by max_steps, not finished
+	return out;
+}
+
+static int capi_open_tee(splicer_session *s, int fd_in, int64_t off_in,
+                         int fd0, int fd1, int fd2, int fd3, const int *more,
+                         size_t n_out, uint64_t len) {
+	// Up to four destinations travel by value, so the common fan-outs pass
+	// no Go memory to C.
+	int fds[SPLICER_TEE_MAX];
+	int head[4] = {fd0, fd1, fd2, fd3};
+	if (n_out > SPLICER_TEE_MAX)
+		return splicer_open_tee(s, fd_in, off_in, more, n_out, len);
+	for (size_t i = 0; i < n_out; i++)
+		fds[i] = i < 4 ? head[i] : more[i - 4];
+	return splicer_open_tee(s, fd_in, off_in, fds, n_out, len);
+}
+
+static int64_t capi_vmsplice1(int pipe_fd, void *base, size_t len, unsigned flags) {
+	struct iovec iov = {base, len};
+	return splicer_vmsplice(pipe_fd, &iov, 1, flags);
+}
+*/
+import "C"
+
+import "unsafe"
+
+// Version and limits of the header this package was compiled against.
+const (
+	VersionMajor  = C.SPLICER_VERSION_MAJOR
+	VersionMinor  = C.SPLICER_VERSION_MINOR
+	VersionPatch  = C.SPLICER_VERSION_PATCH
+	VersionNumber = VersionMajor*10000 + VersionMinor*100 + VersionPatch
+	VersionString = C.SPLICER_VERSION_STRING
+	OffCur        = C.SPLICER_OFF_CUR
+	ToEOF         = uint64(C.SPLICER_TO_EOF)
+	TeeMax        = C.SPLICER_TEE_MAX
+	POLLIN        = C.POLLIN
+	POLLOUT       = C.POLLOUT
+)
+
+// enum splicer_option
+const (
+	OptPipeSize = C.SPLICER_OPT_PIPE_SIZE
+	OptChunk    = C.SPLICER_OPT_CHUNK
+	OptNonblock = C.SPLICER_OPT_NONBLOCK
+	OptFallback = C.SPLICER_OPT_FALLBACK
+	OptMethods  = C.SPLICER_OPT_METHODS
+	OptSigpipe  = C.SPLICER_OPT_SIGPIPE
+)
+
+// enum splicer_method
+const (
+	MethodNone          = C.SPLICER_METHOD_NONE
+	MethodCopyFileRange = C.SPLICER_METHOD_COPY_FILE_RANGE
+	MethodSendfile      = C.SPLICER_METHOD_SENDFILE
+	MethodSplice        = C.SPLICER_METHOD_SPLICE
+	MethodSplicePipe    = C.SPLICER_METHOD_SPLICE_PIPE
+	MethodTee           = C.SPLICER_METHOD_TEE
+	MethodVmsplice      = C.SPLICER_METHOD_VMSPLICE
+	MethodReadWrite     = C.SPLICER_METHOD_READ_WRITE
+	MethodCount         = C.SPLICER_METHOD_COUNT
+)
+
+// SPLICER_F_* flags of the raw wrappers.
+const (
+	FMove     = C.SPLICER_F_MOVE
+	FNonblock = C.SPLICER_F_NONBLOCK
+	FMore     = C.SPLICER_F_MORE
+	FGift     = C.SPLICER_F_GIFT
+)
+
+// Session is a splicer_session pointer.  The zero value is NULL.
+type Session struct{ p *C.splicer_session }
+
+// Nil reports whether the handle is NULL.
+func (s Session) Nil() bool { return s.p == nil }
+
+// Buf is a splicer_buf pointer.  The zero value is NULL.
+type Buf struct{ p *C.splicer_buf }
+
+// Nil reports whether the handle is NULL.
+func (b Buf) Nil() bool { return b.p == nil }
+
+// Progress mirrors splicer_progress.
+type Progress struct {
+	Consumed, Delivered, Pending uint64
+	Method, Finished             int32
+}
+
+// Stats mirrors splicer_stats (without its reserved slots).
+type Stats struct {
+	Bytes, Syscalls, Fallbacks, Eagain uint64
+	BytesByMethod                      [MethodCount]uint64
+}
+
+// VersionNumberLinked is splicer_version_number().
+func VersionNumberLinked() uint { return uint(C.splicer_version_number()) }
+
+// VersionStringLinked is splicer_version_string().
+func VersionStringLinked() string { return C.GoString(C.splicer_version_string()) }
+
+// Strerror is splicer_strerror().
+func Strerror(err int) string { return C.GoString(C.splicer_strerror(C.int(err))) }
+
+// Errname is splicer_errname().
+func Errname(err int) string { return C.GoString(C.splicer_errname(C.int(err))) }
+
+// SessionNew is splicer_session_new().
+func SessionNew() (Session, int) {
+	var p *C.splicer_session
+	r := C.splicer_session_new(&p)
+	return Session{p}, int(r)
+}
+
+// SessionFree is splicer_session_free().
+func SessionFree(s Session) { C.splicer_session_free(s.p) }
+
+// SessionSet is splicer_session_set().
+func SessionSet(s Session, option int, value int64) int {
+	return int(C.splicer_session_set(s.p, C.int(option), C.int64_t(value)))
+}
+
+// SessionGet is splicer_session_get().
+func SessionGet(s Session, option int) (int64, int) {
+	var v C.int64_t
+	r := C.splicer_session_get(s.p, C.int(option), &v)
+	return int64(v), int(r)
+}
+
+// Open is splicer_open().
+func Open(s Session, fdIn int, offIn int64, fdOut int, offOut int64, n uint64) int {
+	return int(C.splicer_open(s.p, C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n)))
+}
+
+// OpenTee is splicer_open_tee().
+func OpenTee(s Session, fdIn int, offIn int64, fdsOut []int, n uint64) int {
+	var head [4]C.int
+	for i := 0; i < len(fdsOut) && i < 4; i++ {
+		head[i] = C.int(fdsOut[i])
+	}
+	var more *C.int
+	if len(fdsOut) > 4 {
+		// C memory: the list outlives nothing, but Go memory holding fds
+		// would need pinning for no gain.
+		m := (*C.int)(C.malloc(C.size_t(len(fdsOut)) * C.size_t(unsafe.Sizeof(C.int(0)))))
+		defer C.free(unsafe.Pointer(m))
+		ms := unsafe.Slice(m, len(fdsOut))
+		for i, fd := range fdsOut {
+			ms[i] = C.int(fd)
+		}
+		if len(fdsOut) > TeeMax {
+			more = m // splicer_open_tee sees the whole list and refuses it
+		} else {
+			more = &ms[4]
+		}
+	}
+	return int(C.capi_open_tee(s.p, C.int(fdIn), C.int64_t(offIn), head[0], head[1], head[2], head[3],
+		more, C.size_t(len(fdsOut)), C.uint64_t(n)))
+}
+
+// Step is splicer_step().
+func Step(s Session) int64 { return int64(C.splicer_step(s.p)) }
+
+// Run is splicer_run().
+func Run(s Session) int64 { return int64(C.splicer_run(s.p)) }
+
+// RunSteps steps until the transfer finished (r == 0), failed or would
+// block (r < 0), or maxSteps steps were made (r > 0; 0 means no limit).
+// delivered counts the bytes those steps delivered in every case.
+func RunSteps(s Session, maxSteps uint64) (r int64, delivered uint64) {
+	out := C.capi_run(s.p, C.uint64_t(maxSteps))
+	return int64(out.r), uint64(out.delivered)
+}
+
+// Wait is splicer_wait().
+func Wait(s Session) (fd int, events int16, r int) {
+	var cfd C.int
+	var ev C.short
+	rr := C.splicer_wait(s.p, &cfd, &ev)
+	return int(cfd), int16(ev), int(rr)
+}
+
+// Abort is splicer_abort().
+func Abort(s Session) int64 { return int64(C.splicer_abort(s.p)) }
+
+// Copy is splicer_copy().
+func Copy(s Session, fdIn, fdOut int, n uint64) int64 {
+	return int64(C.splicer_copy(s.p, C.int(fdIn), C.int(fdOut), C.uint64_t(n)))
+}
+
+// ProgressGet is splicer_progress_get().
+func ProgressGet(s Session) (Progress, int) {
+	var p C.splicer_progress
+	r := C.splicer_progress_get(s.p, &p, C.size_t(unsafe.Sizeof(p)))
+	return Progress{
+		Consumed:  uint64(p.consumed),
+		Delivered: uint64(p.delivered),
+		Pending:   uint64(p.pending),
+		Method:    int32(p.method),
+		Finished:  int32(p.finished),
+	}, int(r)
+}
+
+// StatsGet is splicer_stats_get().
+func StatsGet(s Session) (Stats, int) {
+	var cs C.splicer_stats
+	r := C.splicer_stats_get(s.p, &cs, C.size_t(unsafe.Sizeof(cs)))
+	st := Stats{
+		Bytes:     uint64(cs.bytes),
+		Syscalls:  uint64(cs.syscalls),
+		Fallbacks: uint64(cs.fallbacks),
+		Eagain:    uint64(cs.eagain),
+	}
+	for i := range st.BytesByMethod {
+		st.BytesByMethod[i] = uint64(cs.bytes_by_method[i])
+	}
+	return st, int(r)
+}
+
+// MethodName is splicer_method_name().
+func MethodName(method int) string { return C.GoString(C.splicer_method_name(C.int(method))) }
+
+// MethodFor is splicer_method_for().
+func MethodFor(fdIn, fdOut int) int { return int(C.splicer_method_for(C.int(fdIn), C.int(fdOut))) }
+
+// BufNew is splicer_buf_new().
+func BufNew(size uint64) (Buf, int) {
+	var p *C.splicer_buf
+	r := C.splicer_buf_new(&p, C.size_t(size))
+	return Buf{p}, int(r)
+}
+
+// BufData is splicer_buf_data(): the buffer's memory as a slice of
+// BufSize bytes.  The memory belongs to the C library.
+func BufData(b Buf) []byte {
+	p := C.splicer_buf_data(b.p)
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(p), int(C.splicer_buf_size(b.p)))
+}
+
+// BufSize is splicer_buf_size().
+func BufSize(b Buf) uint64 { return uint64(C.splicer_buf_size(b.p)) }
+
+// BufFree is splicer_buf_free().
+func BufFree(b Buf) { C.splicer_buf_free(b.p) }
+
+// OpenBuf is splicer_open_buf().
+func OpenBuf(s Session, b Buf, n uint64, fdOut int) int {
+	return int(C.splicer_open_buf(s.p, b.p, C.size_t(n), C.int(fdOut)))
+}
+
+// Splice is splicer_splice().
+func Splice(fdIn int, offIn int64, fdOut int, offOut int64, n uint64, flags uint) int64 {
+	return int64(C.splicer_splice(C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n), C.unsigned(flags)))
+}
+
+// Tee is splicer_tee().
+func Tee(fdIn, fdOut int, n uint64, flags uint) int64 {
+	return int64(C.splicer_tee(C.int(fdIn), C.int(fdOut), C.uint64_t(n), C.unsigned(flags)))
+}
+
+// VmspliceBuf is splicer_vmsplice() of bytes [off, off+n) of a library
+// buffer.  Go memory is never handed to vmsplice: the pipe would keep
+// referring to pages the garbage collector may reuse.
+func VmspliceBuf(pipeFd int, b Buf, off, n uint64, flags uint) int64 {
+	base := unsafe.Add(C.splicer_buf_data(b.p), off)
+	return int64(C.capi_vmsplice1(C.int(pipeFd), base, C.size_t(n), C.unsigned(flags)))
+}
+
+// Sendfile is splicer_sendfile().
+func Sendfile(fdOut, fdIn int, offIn int64, n uint64) int64 {
+	return int64(C.splicer_sendfile(C.int(fdOut), C.int(fdIn), C.int64_t(offIn), C.uint64_t(n)))
+}
+
+// CopyFileRange is splicer_copy_file_range().
+func CopyFileRange(fdIn int, offIn int64, fdOut int, offOut int64, n uint64) int64 {
+	return int64(C.splicer_copy_file_range(C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n)))
+}
+
+// PipeSize is splicer_pipe_size().
+func PipeSize(pipeFd int) int { return int(C.splicer_pipe_size(C.int(pipeFd))) }
+
+// SetPipeSize is splicer_set_pipe_size().
+func SetPipeSize(pipeFd, size int) int {
+	return int(C.splicer_set_pipe_size(C.int(pipeFd), C.int(size)))
+}

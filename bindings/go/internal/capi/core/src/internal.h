@@ -1,0 +1,118 @@
+/* Internal declarations shared by the core's translation units. */
+#ifndef SPLICER_INTERNAL_H
+#define SPLICER_INTERNAL_H
+
+#include "splicer.h"
+
+#include <signal.h>
+#include <stdbool.h>
+
+/* 256 KiB: measured as the knee of the throughput curve for staged
+ * socket/file transfers (see bench/RESULTS.md), while 256 sessions still fit
+ * under the default pipe-user-pages-soft limit of 64 MiB per user. */
+#define SPLICER_DEFAULT_PIPE_SIZE (256 * 1024)
+#define SPLICER_DEFAULT_CHUNK (1 << 20)
+#define SPLICER_MIN_PIPE_SIZE 4096
+#define SPLICER_MAX_OPTION_SIZE (1 << 30)
+/* The read/write fallback buffer: larger buys nothing measurable and costs
+ * memory per session (coreutils uses 128 KiB). */
+#define SPLICER_RW_BUF_MAX (256 * 1024)
+
+#define SPLICER_ALL_METHODS                                                    \
+  ((1u << SPLICER_METHOD_COUNT) - 1u - (1u << SPLICER_METHOD_NONE))
+
+enum endpoint_kind {
+  KIND_FILE,   /* regular file */
+  KIND_BLOCK,  /* block device */
+  KIND_PIPE,   /* FIFO or pipe */
+  KIND_SOCKET, /* any socket */
+  KIND_CHAR,   /* character device, tty, ... */
+  KIND_OTHER
+};
+
+/* One end of a transfer: the caller's fd, never closed by the session. */
+struct endpoint {
+  int fd;
+  int kind;
+  int64_t off;       /* >= 0: our copy of the offset; SPLICER_OFF_CUR: fd's */
+  int flags;         /* F_GETFL at open */
+  bool pseudo_fs;    /* procfs, sysfs, ...: sizes lie, zero-copy may read 0 */
+  bool toggled;      /* O_NONBLOCK set by us for the current call */
+};
+
+struct destination {
+  struct endpoint ep;
+  uint64_t delivered; /* bytes of this transfer written to this fd */
+};
+
+enum transfer_kind { XFER_NONE, XFER_COPY, XFER_TEE, XFER_BUF };
+
+struct splicer_buf {
+  unsigned char *data;
+  size_t size;     /* as asked */
+  size_t map_size; /* whole pages */
+  bool sealed;
+};
+
+struct splicer_session {
+  /* options */
+  int64_t pipe_size;
+  int64_t chunk;
+  bool nonblock;
+  bool fallback;
+  bool sigpipe_guard;
+  uint32_t methods;
+
+  /* internal pipes: pipes[0] takes bytes from the source; for a tee to n
+   * destinations, destination i drains pipes[i] (pipes[i>0] are filled from
+   * pipes[0] with tee(2)).  All pipes in use have the same capacity so that
+   * a tee into an empty pipe always takes a whole batch. */
+  int pipes[SPLICER_TEE_MAX][2];
+  int pipe_cap; /* capacity of the pipes in use, 0 before any exists */
+
+  /* the open (or last) transfer */
+  int kind;
+  bool active;   /* open and not finished */
+  bool src_eof;
+  int method;
+  uint32_t tried; /* methods abandoned during this transfer */
+  struct endpoint src;
+  struct destination dst[SPLICER_TEE_MAX];
+  size_t n_dst;
+  uint64_t len;
+  uint64_t consumed;
+  splicer_buf *buf; /* XFER_BUF: the sealed buffer, owned */
+
+  /* read/write fallback: bytes [0, rw_len) of rwbuf are the current batch */
+  unsigned char *rwbuf;
+  size_t rwbuf_cap;
+  size_t rw_len;
+
+  /* what to poll after -EAGAIN */
+  bool saw_epipe; /* a syscall of the current call returned EPIPE */
+  bool have_wait;
+  int wait_fd;
+  short wait_events;
+
+  splicer_stats stats;
+};
+
+/* session.c */
+uint64_t splicer__min_delivered(const splicer_session *s);
+void splicer__close_pipes(splicer_session *s);
+int splicer__ensure_pipes(splicer_session *s, size_t n);
+void splicer__end_transfer(splicer_session *s);
+
+/* transfer.c */
+int splicer__classify(int fd, struct endpoint *ep);
+int splicer__first_method(const splicer_session *s, uint32_t tried);
+int64_t splicer__step(splicer_session *s);
+
+/* buf.c */
+int splicer__buf_seal(splicer_buf *b);
+
+/* raw.c: process-wide memory of methods the kernel lacks (ENOSYS) */
+bool splicer__method_missing(int method);
+void splicer__method_set_missing(int method);
+
+#endif

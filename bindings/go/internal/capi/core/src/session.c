@@ -1,0 +1,368 @@
+/* The session: options, internal pipes, opening and ending transfers,
+ * progress and statistics.  Moving bytes is transfer.c's job. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int splicer_session_new(splicer_session **out) {
+  if (!out)
+    return -EINVAL;
+  *out = NULL;
+  splicer_session *s = calloc(1, sizeof *s);
+  if (!s)
+    return -ENOMEM;
+  s->pipe_size = SPLICER_DEFAULT_PIPE_SIZE;
+  s->chunk = SPLICER_DEFAULT_CHUNK;
+  s->fallback = true;
+  s->sigpipe_guard = true;
+  s->methods = SPLICER_ALL_METHODS;
+  for (size_t i = 0; i < SPLICER_TEE_MAX; i++)
+    s->pipes[i][0] = s->pipes[i][1] = -1;
+  *out = s;
+  return 0;
+}
+
+void splicer_session_free(splicer_session *s) {
+  if (!s)
+    return;
+  splicer__end_transfer(s);
+  splicer__close_pipes(s);
+  free(s->rwbuf);
+  free(s);
+}
+
+uint64_t splicer__min_delivered(const splicer_session *s) {
+  if (s->n_dst == 0)
+    return 0;
+  uint64_t m = s->dst[0].delivered;
+  for (size_t i = 1; i < s->n_dst; i++)
+    if (s->dst[i].delivered < m)
+      m = s->dst[i].delivered;
+  return m;
+}
+
+static uint64_t pending_of(const splicer_session *s) {
+  return s->kind == XFER_NONE ? 0 : s->consumed - splicer__min_delivered(s);
+}
+
+void splicer__close_pipes(splicer_session *s) {
+  for (size_t i = 0; i < SPLICER_TEE_MAX; i++) {
+    for (int j = 0; j < 2; j++) {
+      if (s->pipes[i][j] >= 0)
+        close(s->pipes[i][j]);
+      s->pipes[i][j] = -1;
+    }
+  }
+  s->pipe_cap = 0;
+}
+
+/* Ask for @want bytes; when the kernel refuses (EPERM above pipe-max-size
+ * or with pipe-user-pages-soft exhausted, ENOMEM), settle for less: a
+ * smaller pipe costs throughput, never the transfer.
+ * @return the capacity the pipe has afterwards. */
+static int resize_pipe(int fd, int want) {
+  int r = fcntl(fd, F_SETPIPE_SZ, want);
+  if (r > 0)
+    return r;
+  int have = fcntl(fd, F_GETPIPE_SZ);
+  for (int w = want / 2; w > have; w /= 2) {
+    r = fcntl(fd, F_SETPIPE_SZ, w);
+    if (r > 0)
+      return r;
+  }
+  return have;
+}
+
+/* Create pipes[0 .. n-1] that do not exist yet and give them all the same
+ * capacity (the least any of them got), so that tee(2) from pipes[0] into
+ * an empty pipes[i] always takes the whole batch.  Only called while no
+ * pipe holds data. */
+int splicer__ensure_pipes(splicer_session *s, size_t n) {
+  bool created = false;
+  for (size_t i = 0; i < n; i++) {
+    if (s->pipes[i][0] >= 0)
+      continue;
+    if (pipe2(s->pipes[i], O_CLOEXEC) < 0) {
+      int e = -errno;
+      s->pipes[i][0] = s->pipes[i][1] = -1;
+      return e;
+    }
+    created = true;
+  }
+  if (!created && s->pipe_cap > 0)
+    return 0;
+  int cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    int got = resize_pipe(s->pipes[i][1], (int)s->pipe_size);
+    if (got <= 0)
+      return -EIO;
+    if (cap == 0 || got < cap)
+      cap = got;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (fcntl(s->pipes[i][1], F_GETPIPE_SZ) != cap &&
+        fcntl(s->pipes[i][1], F_SETPIPE_SZ, cap) < 0)
+      return -errno;
+  s->pipe_cap = cap;
+  return 0;
+}
+
+/* End the current transfer: drop the sealed buffer it owned.  Pipes that
+ * hold bytes are closed by the caller (abort), never reused. */
+void splicer__end_transfer(splicer_session *s) {
+  if (s->buf) {
+    splicer_buf_free(s->buf);
+    s->buf = NULL;
+  }
+  s->active = false;
+  s->have_wait = false;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static bool is_bool(int64_t v) { return v == 0 || v == 1; }
+
+int splicer_session_set(splicer_session *s, int option, int64_t value) {
+  if (!s)
+    return -EINVAL;
+  switch (option) {
+  case SPLICER_OPT_PIPE_SIZE:
+    if (value < SPLICER_MIN_PIPE_SIZE || value > SPLICER_MAX_OPTION_SIZE)
+      return -EINVAL;
+    if (pending_of(s) > 0)
+      return -EBUSY;
+    s->pipe_size = value;
+    if (s->pipes[0][0] >= 0) {
+      /* resize the empty pipes now, so that get reports the kernel's answer */
+      size_t n = 0;
+      while (n < SPLICER_TEE_MAX && s->pipes[n][0] >= 0)
+        n++;
+      s->pipe_cap = 0;
+      for (size_t i = 0; i < n; i++) {
+        int got = resize_pipe(s->pipes[i][1], (int)value);
+        if (s->pipe_cap == 0 || got < s->pipe_cap)
+          s->pipe_cap = got;
+      }
+      for (size_t i = 0; i < n; i++)
+        if (fcntl(s->pipes[i][1], F_GETPIPE_SZ) != s->pipe_cap)
+          fcntl(s->pipes[i][1], F_SETPIPE_SZ, s->pipe_cap);
+    }
+    return 0;
+  case SPLICER_OPT_CHUNK:
+    if (value < 1 || value > SPLICER_MAX_OPTION_SIZE)
+      return -EINVAL;
+    s->chunk = value;
+    return 0;
+  case SPLICER_OPT_NONBLOCK:
+    if (!is_bool(value))
+      return -EINVAL;
+    s->nonblock = value;
+    return 0;
+  case SPLICER_OPT_FALLBACK:
+    if (!is_bool(value))
+      return -EINVAL;
+    s->fallback = value;
+    return 0;
+  case SPLICER_OPT_METHODS:
+    if (value <= 0 || ((uint64_t)value & ~(uint64_t)SPLICER_ALL_METHODS))
+      return -EINVAL;
+    s->methods = (uint32_t)value;
+    return 0;
+  case SPLICER_OPT_SIGPIPE:
+    if (!is_bool(value))
+      return -EINVAL;
+    s->sigpipe_guard = value;
+    return 0;
+  default:
+    return -EINVAL;
+  }
+}
+
+int splicer_session_get(const splicer_session *s, int option, int64_t *value) {
+  if (!s || !value)
+    return -EINVAL;
+  switch (option) {
+  case SPLICER_OPT_PIPE_SIZE:
+    *value = s->pipe_cap > 0 ? s->pipe_cap : s->pipe_size;
+    return 0;
+  case SPLICER_OPT_CHUNK:
+    *value = s->chunk;
+    return 0;
+  case SPLICER_OPT_NONBLOCK:
+    *value = s->nonblock;
+    return 0;
+  case SPLICER_OPT_FALLBACK:
+    *value = s->fallback;
+    return 0;
+  case SPLICER_OPT_METHODS:
+    *value = s->methods;
+    return 0;
+  case SPLICER_OPT_SIGPIPE:
+    *value = s->sigpipe_guard;
+    return 0;
+  default:
+    return -EINVAL;
+  }
+}
+
+/* ---- opening transfers ------------------------------------------------- */
+
+static int check_offset(const struct endpoint *ep, int64_t off) {
+  if (off < SPLICER_OFF_CUR)
+    return -EINVAL;
+  if (off >= 0 && (ep->kind == KIND_PIPE || ep->kind == KIND_SOCKET))
+    return -ESPIPE;
+  return 0;
+}
+
+static int classify_source(int fd, int64_t off, struct endpoint *ep) {
+  int r = splicer__classify(fd, ep);
+  if (r < 0)
+    return r;
+  if ((ep->flags & O_ACCMODE) == O_WRONLY)
+    return -EBADF;
+  if ((r = check_offset(ep, off)) < 0)
+    return r;
+  ep->off = off;
+  return 0;
+}
+
+static int classify_destination(int fd, int64_t off, struct endpoint *ep) {
+  int r = splicer__classify(fd, ep);
+  if (r < 0)
+    return r;
+  if ((ep->flags & O_ACCMODE) == O_RDONLY)
+    return -EBADF;
+  if ((r = check_offset(ep, off)) < 0)
+    return r;
+  /* pwrite on an O_APPEND file appends anyway: refuse rather than write
+   * somewhere the caller did not ask for */
+  if (off >= 0 && (ep->flags & O_APPEND))
+    return -EINVAL;
+  ep->off = off;
+  return 0;
+}
+
+/* Validation is complete before anything changes: a refused open leaves the
+ * previous transfer's progress readable. */
+static int open_transfer(splicer_session *s, int kind, int fd_in,
+                         int64_t off_in, const int *fds_out, size_t n_out,
+                         int64_t off_out, uint64_t len) {
+  if (pending_of(s) > 0)
+    return -EBUSY;
+  struct endpoint src = {.fd = -1, .kind = KIND_OTHER, .off = SPLICER_OFF_CUR};
+  struct destination dst[SPLICER_TEE_MAX];
+  memset(dst, 0, sizeof dst);
+  int r;
+  if (kind != XFER_BUF && (r = classify_source(fd_in, off_in, &src)) < 0)
+    return r;
+  for (size_t i = 0; i < n_out; i++) {
+    if ((r = classify_destination(fds_out[i], off_out, &dst[i].ep)) < 0)
+      return r;
+    if (fds_out[i] == fd_in &&
+        (src.kind == KIND_PIPE || src.kind == KIND_SOCKET))
+      return -EINVAL;
+  }
+
+  splicer__end_transfer(s);
+  s->kind = kind;
+  s->src = src;
+  memcpy(s->dst, dst, sizeof dst);
+  s->n_dst = n_out;
+  s->len = len;
+  s->consumed = 0;
+  s->src_eof = false;
+  s->tried = 0;
+  s->rw_len = 0;
+  int m = splicer__first_method(s, 0);
+  if (m < 0) {
+    s->kind = XFER_NONE;
+    s->n_dst = 0;
+    return m;
+  }
+  s->method = m;
+  s->active = len > 0;
+  return 0;
+}
+
+int splicer_open(splicer_session *s, int fd_in, int64_t off_in, int fd_out,
+                 int64_t off_out, uint64_t len) {
+  if (!s)
+    return -EINVAL;
+  return open_transfer(s, XFER_COPY, fd_in, off_in, &fd_out, 1, off_out, len);
+}
+
+int splicer_open_tee(splicer_session *s, int fd_in, int64_t off_in,
+                     const int *fds_out, size_t n_out, uint64_t len) {
+  if (!s || !fds_out || n_out == 0 || n_out > SPLICER_TEE_MAX)
+    return -EINVAL;
+  return open_transfer(s, XFER_TEE, fd_in, off_in, fds_out, n_out,
+                       SPLICER_OFF_CUR, len);
+}
+
+int splicer_open_buf(splicer_session *s, splicer_buf *b, size_t len,
+                     int fd_out) {
+  if (!s || !b || b->sealed || len > b->size)
+    return -EINVAL;
+  int r = open_transfer(s, XFER_BUF, -1, SPLICER_OFF_CUR, &fd_out, 1,
+                        SPLICER_OFF_CUR, len);
+  if (r < 0)
+    return r;
+  if ((r = splicer__buf_seal(b)) < 0) {
+    s->kind = XFER_NONE;
+    s->n_dst = 0;
+    s->active = false;
+    return r;
+  }
+  s->buf = b;
+  if (!s->active)
+    splicer__end_transfer(s); /* len 0: finished, and the buffer with it */
+  return 0;
+}
+
+int64_t splicer_abort(splicer_session *s) {
+  if (!s)
+    return -EINVAL;
+  uint64_t dropped = pending_of(s);
+  if (dropped > 0 || s->active) {
+    /* The pipes may hold this transfer's bytes: never let them reach
+     * another transfer.  New pipes are made on demand. */
+    splicer__close_pipes(s);
+    s->rw_len = 0;
+  }
+  splicer__end_transfer(s);
+  /* keep the counters readable but make the transfer "ended" */
+  s->consumed = splicer__min_delivered(s);
+  return (int64_t)dropped;
+}
+
+/* ---- progress and statistics -------------------------------------------- */
+
+int splicer_progress_get(const splicer_session *s, splicer_progress *p,
+                         size_t size) {
+  if (!s || !p || size < sizeof(uint64_t))
+    return -EINVAL;
+  splicer_progress full = {0};
+  if (s->kind != XFER_NONE) {
+    full.delivered = splicer__min_delivered(s);
+    full.consumed = s->consumed;
+    full.pending = s->consumed - full.delivered;
+    full.method = s->method;
+    full.finished = !s->active && full.pending == 0 &&
+                    (s->consumed == s->len || s->src_eof || s->len == 0);
+  }
+  memcpy(p, &full, size < sizeof full ? size : sizeof full);
+  return 0;
+}
+
+int splicer_stats_get(const splicer_session *s, splicer_stats *out,
+                      size_t size) {
+  if (!s || !out || size < sizeof(uint64_t))
+    return -EINVAL;
+  memcpy(out, &s->stats, size < sizeof s->stats ? size : sizeof s->stats);
+  return 0;
+}

@@ -1,0 +1,669 @@
+/* Moving bytes: the choice of method, the fallbacks, and the step engine.
+ *
+ * Two shapes of transfer:
+ *   direct  one syscall moves bytes from source to destination
+ *           (copy_file_range, sendfile, splice with a pipe at one end,
+ *           vmsplice into a destination pipe, write from a sealed buffer);
+ *           nothing is ever held by the session.
+ *   staged  bytes are taken from the source into the session's pipe(s) (or
+ *           its buffer, for read/write) and then delivered.  A new batch is
+ *           taken only when every destination received the previous one,
+ *           so an internal pipe is always empty when it is filled: the
+ *           session's own pipes never block it, and what is held is exactly
+ *           consumed - delivered.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+/* returned by the engine when it switched method and wants to run again */
+#define RETRY 1
+
+/* ---- fd classification and method choice ------------------------------- */
+
+/* Filesystems whose files report a size of 0 and may give nothing to
+ * copy_file_range/sendfile while read(2) returns data. */
+static bool is_pseudo_fs(long type) {
+  switch ((unsigned long)type) {
+  case 0x9fa0:     /* procfs */
+  case 0x62656572: /* sysfs */
+  case 0x64626720: /* debugfs */
+  case 0x74726163: /* tracefs */
+  case 0x73636673: /* securityfs */
+  case 0x62656570: /* configfs */
+  case 0x27e0eb:   /* cgroup */
+  case 0x63677270: /* cgroup2 */
+    return true;
+  default:
+    return false;
+  }
+}
+
+int splicer__classify(int fd, struct endpoint *ep) {
+  memset(ep, 0, sizeof *ep);
+  ep->fd = fd;
+  ep->off = SPLICER_OFF_CUR;
+  if (fd < 0)
+    return -EBADF;
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0)
+    return -errno;
+#ifdef O_PATH
+  if (flags & O_PATH)
+    return -EBADF;
+#endif
+  ep->flags = flags;
+  if (S_ISREG(st.st_mode)) {
+    ep->kind = KIND_FILE;
+    struct statfs sfs;
+    ep->pseudo_fs = st.st_size == 0 && fstatfs(fd, &sfs) == 0 &&
+                    is_pseudo_fs((long)sfs.f_type);
+  } else if (S_ISFIFO(st.st_mode)) {
+    ep->kind = KIND_PIPE;
+  } else if (S_ISSOCK(st.st_mode)) {
+    ep->kind = KIND_SOCKET;
+  } else if (S_ISBLK(st.st_mode)) {
+    ep->kind = KIND_BLOCK;
+  } else if (S_ISCHR(st.st_mode)) {
+    ep->kind = KIND_CHAR;
+  } else {
+    ep->kind = KIND_OTHER;
+  }
+  return 0;
+}
+
+/* Each chain is the order in which methods are tried for one kind of
+ * transfer; the last resort is always read/write. */
+static const int chain_file_file[] = {
+    SPLICER_METHOD_COPY_FILE_RANGE, SPLICER_METHOD_SENDFILE,
+    SPLICER_METHOD_SPLICE_PIPE, SPLICER_METHOD_READ_WRITE, SPLICER_METHOD_NONE};
+static const int chain_pipe_end[] = {
+    SPLICER_METHOD_SPLICE, SPLICER_METHOD_READ_WRITE, SPLICER_METHOD_NONE};
+static const int chain_file_other[] = {
+    SPLICER_METHOD_SENDFILE, SPLICER_METHOD_SPLICE_PIPE,
+    SPLICER_METHOD_READ_WRITE, SPLICER_METHOD_NONE};
+static const int chain_other[] = {SPLICER_METHOD_SPLICE_PIPE,
+                                  SPLICER_METHOD_READ_WRITE,
+                                  SPLICER_METHOD_NONE};
+static const int chain_tee[] = {SPLICER_METHOD_TEE, SPLICER_METHOD_READ_WRITE,
+                                SPLICER_METHOD_NONE};
+static const int chain_buf[] = {SPLICER_METHOD_VMSPLICE,
+                                SPLICER_METHOD_READ_WRITE, SPLICER_METHOD_NONE};
+
+static const int *chain_for(int kind, int in, int out) {
+  if (kind == XFER_TEE)
+    return chain_tee;
+  if (kind == XFER_BUF)
+    return chain_buf;
+  if (in == KIND_FILE && out == KIND_FILE)
+    return chain_file_file;
+  if (in == KIND_PIPE || out == KIND_PIPE)
+    return chain_pipe_end;
+  if (in == KIND_FILE || in == KIND_BLOCK)
+    return chain_file_other;
+  return chain_other;
+}
+
+static int first_in_chain(const int *chain, uint32_t allowed) {
+  for (; *chain != SPLICER_METHOD_NONE; chain++)
+    if ((allowed & (1u << *chain)) && !splicer__method_missing(*chain))
+      return *chain;
+  return -EOPNOTSUPP;
+}
+
+int splicer__first_method(const splicer_session *s, uint32_t tried) {
+  return first_in_chain(chain_for(s->kind, s->src.kind, s->dst[0].ep.kind),
+                        s->methods & ~tried);
+}
+
+int splicer_method_for(int fd_in, int fd_out) {
+  struct endpoint in, out;
+  int r;
+  if ((r = splicer__classify(fd_in, &in)) < 0 ||
+      (r = splicer__classify(fd_out, &out)) < 0)
+    return r;
+  r = first_in_chain(chain_for(XFER_COPY, in.kind, out.kind),
+                     SPLICER_ALL_METHODS);
+  return r < 0 ? SPLICER_METHOD_READ_WRITE : r;
+}
+
+const char *splicer_method_name(int method) {
+  static const char *const names[SPLICER_METHOD_COUNT] = {
+      "none", "copy_file_range", "sendfile", "splice",
+      "splice_pipe", "tee", "vmsplice", "read_write"};
+  return method >= 0 && method < SPLICER_METHOD_COUNT ? names[method]
+                                                      : "unknown";
+}
+
+/* ---- bookkeeping -------------------------------------------------------- */
+
+static uint64_t remaining(const splicer_session *s) {
+  return s->len - s->consumed;
+}
+
+static bool source_done(const splicer_session *s) {
+  return s->src_eof || s->consumed == s->len;
+}
+
+static size_t want_bytes(const splicer_session *s, uint64_t limit) {
+  uint64_t w = remaining(s);
+  if (w > (uint64_t)s->chunk)
+    w = (uint64_t)s->chunk;
+  if (w > limit)
+    w = limit;
+  return (size_t)w;
+}
+
+/* Every data-moving syscall's result passes through here. */
+static int64_t note(splicer_session *s, int64_t r) {
+  s->stats.syscalls++;
+  if (r == -EAGAIN)
+    s->stats.eagain++;
+  else if (r == -EPIPE)
+    s->saw_epipe = true;
+  return r;
+}
+
+static void set_wait(splicer_session *s, int fd, short events) {
+  if (s->have_wait)
+    return; /* the first blocked fd of this step is the one to wait for */
+  s->have_wait = true;
+  s->wait_fd = fd;
+  s->wait_events = events;
+}
+
+static void advance(struct endpoint *ep, int64_t n) {
+  if (ep->off >= 0)
+    ep->off += n;
+}
+
+/* Errors that mean "this method cannot do this transfer", not "the
+ * transfer failed".  EBADF counts only for an O_APPEND destination
+ * (copy_file_range refuses those); every fd was validated at open.
+ * EPERM: CIFS and some FUSE filesystems refuse copy_file_range with it. */
+static bool refusal(const splicer_session *s, int64_t err) {
+  switch (-err) {
+  case EINVAL:
+  case ENOSYS:
+  case EXDEV:
+  case EOPNOTSUPP:
+  case EPERM:
+    return true;
+  case EBADF:
+    return (s->dst[0].ep.flags & O_APPEND) != 0;
+  default:
+    return false;
+  }
+}
+
+/* Move to the next method after the kernel refused the current one before
+ * any byte moved.  @return RETRY, or @err when there is nothing to fall
+ * back to (or fallback is off). */
+static int64_t fall_back(splicer_session *s, int64_t err) {
+  if (!s->fallback)
+    return err;
+  if (err == -ENOSYS)
+    splicer__method_set_missing(s->method);
+  uint32_t tried = s->tried | (1u << s->method);
+  int next = splicer__first_method(s, tried);
+  if (next < 0)
+    return err;
+  s->tried = tried;
+  s->method = next;
+  s->stats.fallbacks++;
+  return RETRY;
+}
+
+static bool nothing_delivered(const splicer_session *s) {
+  for (size_t i = 0; i < s->n_dst; i++)
+    if (s->dst[i].delivered)
+      return false;
+  return true;
+}
+
+static int ensure_rwbuf(splicer_session *s, size_t need) {
+  if (s->rwbuf_cap >= need)
+    return 0;
+  unsigned char *p = realloc(s->rwbuf, need);
+  if (!p)
+    return -ENOMEM;
+  s->rwbuf = p;
+  s->rwbuf_cap = need;
+  return 0;
+}
+
+static size_t rw_batch_size(const splicer_session *s) {
+  return s->chunk < SPLICER_RW_BUF_MAX ? (size_t)s->chunk : SPLICER_RW_BUF_MAX;
+}
+
+static unsigned splice_flags(const splicer_session *s) {
+  return SPLICER_F_MOVE | (s->nonblock ? SPLICER_F_NONBLOCK : 0);
+}
+
+static int64_t do_read(const struct endpoint *ep, void *p, size_t n) {
+  ssize_t r;
+  do
+    r = ep->off >= 0 ? pread(ep->fd, p, n, ep->off) : read(ep->fd, p, n);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+static int64_t do_write(const struct endpoint *ep, const void *p, size_t n) {
+  ssize_t r;
+  do
+    r = ep->off >= 0 ? pwrite(ep->fd, p, n, ep->off) : write(ep->fd, p, n);
+  while (r < 0 && errno == EINTR);
+  if (r == 0 && n > 0)
+    return -EIO; /* no progress and no error: never spin on it */
+  return r < 0 ? -errno : r;
+}
+
+/* ---- direct transfers --------------------------------------------------- */
+
+static bool is_direct(const splicer_session *s) {
+  switch (s->method) {
+  case SPLICER_METHOD_COPY_FILE_RANGE:
+  case SPLICER_METHOD_SENDFILE:
+  case SPLICER_METHOD_SPLICE:
+    return true;
+  case SPLICER_METHOD_VMSPLICE:
+    return s->dst[0].ep.kind == KIND_PIPE;
+  case SPLICER_METHOD_READ_WRITE:
+    return s->kind == XFER_BUF;
+  default:
+    return false;
+  }
+}
+
+/* After EAGAIN from a call that touches both ends: find the end that is not
+ * ready.  Regular files and sealed buffers are always ready. */
+static void wait_for_either(splicer_session *s) {
+  struct pollfd p[2] = {{.fd = s->src.fd, .events = POLLIN},
+                        {.fd = s->dst[0].ep.fd, .events = POLLOUT}};
+  int n = s->kind == XFER_BUF ? 0 : 1;
+  if (n && poll(p, 1, 0) == 0) {
+    set_wait(s, s->src.fd, POLLIN);
+    return;
+  }
+  set_wait(s, s->dst[0].ep.fd, POLLOUT);
+}
+
+static int64_t step_direct(splicer_session *s) {
+  struct endpoint *in = &s->src, *out = &s->dst[0].ep;
+  size_t want = want_bytes(s, UINT64_MAX);
+  int64_t n;
+  switch (s->method) {
+  case SPLICER_METHOD_COPY_FILE_RANGE:
+    n = splicer_copy_file_range(in->fd, in->off, out->fd, out->off, want);
+    break;
+  case SPLICER_METHOD_SENDFILE:
+    n = splicer_sendfile(out->fd, in->fd, in->off, want);
+    break;
+  case SPLICER_METHOD_SPLICE:
+    n = splicer_splice(in->fd, in->off, out->fd, out->off, want,
+                       splice_flags(s));
+    break;
+  case SPLICER_METHOD_VMSPLICE: {
+    struct iovec iov = {s->buf->data + s->consumed, want};
+    n = splicer_vmsplice(out->fd, &iov, 1,
+                         s->nonblock ? SPLICER_F_NONBLOCK : 0);
+    break;
+  }
+  default: /* read/write of a sealed buffer */
+    n = do_write(out, s->buf->data + s->consumed, want);
+    break;
+  }
+  note(s, n);
+  if (n > 0) {
+    advance(in, n);
+    advance(out, n);
+    s->consumed += (uint64_t)n;
+    s->dst[0].delivered += (uint64_t)n;
+    return n;
+  }
+  if (n == 0) {
+    if (s->kind == XFER_BUF)
+      return -EIO;
+    /* procfs and friends: zero-copy reads 0 where read(2) has data */
+    if (s->consumed == 0 && in->pseudo_fs && fall_back(s, 0) == RETRY)
+      return RETRY;
+    s->src_eof = true;
+    return 0;
+  }
+  if (n == -EAGAIN) {
+    wait_for_either(s);
+    return n;
+  }
+  if (s->consumed == 0 && refusal(s, n))
+    return fall_back(s, n);
+  return n;
+}
+
+/* ---- staged transfers --------------------------------------------------- */
+
+static size_t pipes_needed(const splicer_session *s) {
+  return s->kind == XFER_TEE ? s->n_dst : 1;
+}
+
+/* The pipe destination i drains. */
+static int pipe_of(const splicer_session *s, size_t i) {
+  return s->pipes[s->kind == XFER_TEE ? i : 0][0];
+}
+
+/* The kernel refused to deliver from our pipe (say, a destination without
+ * splice_write) before any destination received a byte: move the batch
+ * into the read/write buffer and carry on there.  Bytes already taken from
+ * the source are kept, not re-read. */
+static int64_t migrate_to_read_write(splicer_session *s, int64_t err) {
+  if (!s->fallback)
+    return err;
+  if (s->kind == XFER_BUF) {
+    /* the sealed buffer still has them: just forget the pipe's copy */
+    splicer__close_pipes(s);
+    s->consumed = 0;
+    return fall_back(s, err);
+  }
+  size_t batch = (size_t)s->consumed;
+  int r = ensure_rwbuf(s, batch > rw_batch_size(s) ? batch : rw_batch_size(s));
+  if (r < 0)
+    return r;
+  int64_t rr = fall_back(s, err);
+  if (rr != RETRY)
+    return rr;
+  size_t got = 0;
+  while (got < batch) {
+    ssize_t n = read(s->pipes[0][0], s->rwbuf + got, batch - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    got += (size_t)n;
+  }
+  splicer__close_pipes(s); /* the other pipes hold copies of the same batch */
+  s->rw_len = batch;
+  return RETRY;
+}
+
+/* Deliver what each destination is owed.
+ * @return 0 when nothing is pending any more, -EAGAIN when a destination
+ * would block (the others were still served), RETRY after a fallback, or
+ * -errno. */
+static int64_t drain(splicer_session *s) {
+  bool blocked = false;
+  for (size_t i = 0; i < s->n_dst; i++) {
+    struct destination *d = &s->dst[i];
+    while (d->delivered < s->consumed) {
+      uint64_t owed = s->consumed - d->delivered;
+      int64_t n;
+      if (s->method == SPLICER_METHOD_READ_WRITE)
+        n = do_write(&d->ep, s->rwbuf + (s->rw_len - owed), (size_t)owed);
+      else
+        n = splicer_splice(pipe_of(s, i), SPLICER_OFF_CUR, d->ep.fd, d->ep.off,
+                           owed, splice_flags(s));
+      note(s, n);
+      if (n > 0) {
+        d->delivered += (uint64_t)n;
+        advance(&d->ep, n);
+        continue;
+      }
+      if (n == 0)
+        n = -EIO;
+      if (n == -EAGAIN) {
+        set_wait(s, d->ep.fd, POLLOUT);
+        blocked = true;
+        break;
+      }
+      if (s->method != SPLICER_METHOD_READ_WRITE && refusal(s, n) &&
+          nothing_delivered(s))
+        return migrate_to_read_write(s, n);
+      return n;
+    }
+  }
+  return blocked ? -EAGAIN : 0;
+}
+
+/* Take one batch from the source.  Called only when nothing is pending, so
+ * every internal pipe is empty.
+ * @return bytes taken, 0 at end of input, RETRY after a fallback, -errno. */
+static int64_t fill(splicer_session *s) {
+  int64_t n;
+  if (s->method == SPLICER_METHOD_READ_WRITE) {
+    int r = ensure_rwbuf(s, rw_batch_size(s));
+    if (r < 0)
+      return r;
+    n = do_read(&s->src, s->rwbuf, want_bytes(s, rw_batch_size(s)));
+    note(s, n);
+    if (n >= 0)
+      s->rw_len = (size_t)n;
+  } else {
+    int r = splicer__ensure_pipes(s, pipes_needed(s));
+    if (r < 0)
+      return r;
+    size_t want = want_bytes(s, (uint64_t)s->pipe_cap);
+    if (s->kind == XFER_BUF) {
+      struct iovec iov = {s->buf->data + s->consumed, want};
+      n = splicer_vmsplice(s->pipes[0][1], &iov, 1, SPLICER_F_NONBLOCK);
+    } else {
+      n = splicer_splice(s->src.fd, s->src.off, s->pipes[0][1],
+                         SPLICER_OFF_CUR, want, splice_flags(s));
+    }
+    note(s, n);
+    for (size_t i = 1; n > 0 && i < pipes_needed(s); i++) {
+      /* pipes[i] is empty and as large as pipes[0]: tee takes it all */
+      int64_t t = note(s, splicer_tee(s->pipes[0][0], s->pipes[i][1],
+                                      (uint64_t)n, SPLICER_F_NONBLOCK));
+      if (t != n) {
+        /* cannot happen with equal capacities; if it does, the batch is
+         * not in every pipe, so it must not be delivered anywhere */
+        splicer__close_pipes(s);
+        s->consumed += (uint64_t)n;
+        return t < 0 ? t : -EIO;
+      }
+    }
+  }
+  if (n > 0) {
+    advance(&s->src, n);
+    s->consumed += (uint64_t)n;
+    return n;
+  }
+  if (n == 0) {
+    if (s->consumed == 0 && s->src.pseudo_fs &&
+        s->method != SPLICER_METHOD_READ_WRITE && fall_back(s, 0) == RETRY)
+      return RETRY;
+    s->src_eof = true;
+    return 0;
+  }
+  if (n == -EAGAIN) {
+    set_wait(s, s->src.fd, POLLIN);
+    return n;
+  }
+  if (s->consumed == 0 && refusal(s, n))
+    return fall_back(s, n);
+  return n;
+}
+
+/* Deliver what is pending, then take and deliver at most one more batch.
+ * @return 0 (no error; progress is measured by the caller), -EAGAIN,
+ * RETRY, or -errno. */
+static int64_t step_staged(splicer_session *s) {
+  int64_t r = drain(s);
+  if (r != 0)
+    return r;
+  if (source_done(s))
+    return 0;
+  r = fill(s);
+  if (r <= 0 || r == RETRY)
+    return r == RETRY ? RETRY : r;
+  return drain(s);
+}
+
+/* ---- the guard around a public call -------------------------------------- */
+
+struct guard {
+  bool sig_blocked;
+  bool sigpipe_was_pending;
+  sigset_t old_mask;
+};
+
+static bool may_raise_sigpipe(const splicer_session *s) {
+  for (size_t i = 0; i < s->n_dst; i++)
+    if (s->dst[i].ep.kind == KIND_PIPE || s->dst[i].ep.kind == KIND_SOCKET)
+      return true;
+  return false;
+}
+
+static void toggle_nonblock(struct endpoint *ep, bool on) {
+  if (ep->fd < 0 || ep->kind == KIND_FILE || (ep->flags & O_NONBLOCK))
+    return;
+  if (on && fcntl(ep->fd, F_SETFL, ep->flags | O_NONBLOCK) == 0)
+    ep->toggled = true;
+  else if (!on && ep->toggled) {
+    fcntl(ep->fd, F_SETFL, ep->flags);
+    ep->toggled = false;
+  }
+}
+
+static void guard_enter(splicer_session *s, struct guard *g) {
+  g->sig_blocked = false;
+  s->saw_epipe = false;
+  if (s->nonblock) {
+    toggle_nonblock(&s->src, true);
+    for (size_t i = 0; i < s->n_dst; i++)
+      toggle_nonblock(&s->dst[i].ep, true);
+  }
+  if (!s->sigpipe_guard || !may_raise_sigpipe(s))
+    return;
+  /* One query keeps the common server case (SIGPIPE ignored) at a single
+   * syscall per call. */
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+    return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  if (pthread_sigmask(SIG_BLOCK, &set, &g->old_mask) != 0)
+    return;
+  g->sig_blocked = true;
+  g->sigpipe_was_pending = false;
+  if (sigismember(&g->old_mask, SIGPIPE)) {
+    /* blocked by the caller already: leave a SIGPIPE that was pending
+     * before this call for the caller */
+    sigset_t pend;
+    if (sigpending(&pend) == 0)
+      g->sigpipe_was_pending = sigismember(&pend, SIGPIPE);
+  }
+}
+
+static void guard_leave(splicer_session *s, struct guard *g) {
+  if (g->sig_blocked) {
+    if (s->saw_epipe && !g->sigpipe_was_pending) {
+      /* the kernel sends SIGPIPE to this thread with EPIPE: consume it
+       * while it is still blocked */
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGPIPE);
+      struct timespec zero = {0, 0};
+      while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+        ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
+  }
+  if (s->nonblock) {
+    toggle_nonblock(&s->src, false);
+    for (size_t i = 0; i < s->n_dst; i++)
+      toggle_nonblock(&s->dst[i].ep, false);
+  }
+}
+
+/* ---- public stepping ------------------------------------------------------ */
+
+static void finish_if_done(splicer_session *s) {
+  if (s->active && source_done(s) && s->consumed == splicer__min_delivered(s))
+    splicer__end_transfer(s);
+}
+
+/* One step without the guard.  @return bytes delivered (to every
+ * destination) by this step, 0 when finished, or -errno. */
+int64_t splicer__step(splicer_session *s) {
+  s->have_wait = false;
+  if (!s->active)
+    return 0;
+  uint64_t before = splicer__min_delivered(s);
+  int64_t r;
+  do
+    r = is_direct(s) ? step_direct(s) : step_staged(s);
+  while (r == RETRY);
+  uint64_t delta = splicer__min_delivered(s) - before;
+  s->stats.bytes += delta;
+  s->stats.bytes_by_method[s->method] += delta;
+  finish_if_done(s);
+  if (delta > 0) {
+    /* the error (if any) comes back on the next step; a pending EAGAIN
+     * wait is meaningless when something moved */
+    if (r != -EAGAIN)
+      s->have_wait = false;
+    return (int64_t)delta;
+  }
+  if (r < 0)
+    return r;
+  if (s->active) {
+    /* nothing delivered, no error, not finished: a destination of a tee
+     * took bytes while another is still owed them */
+    return -EAGAIN;
+  }
+  return 0;
+}
+
+int64_t splicer_step(splicer_session *s) {
+  if (!s)
+    return -EINVAL;
+  if (!s->active) {
+    s->have_wait = false;
+    return 0;
+  }
+  struct guard g;
+  guard_enter(s, &g);
+  int64_t r = splicer__step(s);
+  guard_leave(s, &g);
+  return r;
+}
+
+int64_t splicer_run(splicer_session *s) {
+  if (!s)
+    return -EINVAL;
+  if (!s->active) {
+    s->have_wait = false;
+    return 0;
+  }
+  struct guard g;
+  guard_enter(s, &g);
+  int64_t total = 0, r;
+  while ((r = splicer__step(s)) > 0)
+    total += r;
+  guard_leave(s, &g);
+  return r < 0 ? r : total;
+}
+
+int splicer_wait(const splicer_session *s, int *fd, short *events) {
+  if (!s || !fd || !events || !s->have_wait)
+    return -EINVAL;
+  *fd = s->wait_fd;
+  *events = s->wait_events;
+  return 0;
+}
+
+int64_t splicer_copy(splicer_session *s, int fd_in, int fd_out, uint64_t len) {
+  int r = splicer_open(s, fd_in, SPLICER_OFF_CUR, fd_out, SPLICER_OFF_CUR, len);
+  return r < 0 ? r : splicer_run(s);
+}
