@@ -1,0 +1,3 @@
+module splicer.bench/gocopy
+
+go 1.21
