@@ -1,0 +1,1045 @@
+//! The transfer session and its transfers.
+
+use std::cell::Cell;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::ptr::NonNull;
+
+use splicer_sys as sys;
+
+use crate::error::{check, TransferError};
+use crate::{Buf, Method, Methods};
+
+const OFF_CUR: i64 = sys::SPLICER_OFF_CUR as i64;
+const TO_EOF: u64 = sys::SPLICER_TO_EOF;
+
+/// A session option, as `enum splicer_option` names it.  Sticky: it applies
+/// to every later transfer of the session.
+///
+/// ```
+/// let mut s = splicer::Session::new()?;
+/// s.set(splicer::Opt::CHUNK, 65536)?;
+/// assert_eq!(s.get(splicer::Opt::CHUNK)?, 65536);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Opt(pub i32);
+
+impl Opt {
+    /// Bytes asked of `F_SETPIPE_SZ` for each internal pipe (default 256 KiB).
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().pipe_size(1 << 16).build()?;
+    /// assert_eq!(s.get(splicer::Opt::PIPE_SIZE)?, 1 << 16);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const PIPE_SIZE: Opt = Opt(sys::SPLICER_OPT_PIPE_SIZE as i32);
+    /// Most bytes one syscall is asked to move (default 1 MiB).
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.get(splicer::Opt::CHUNK)?, 1 << 20);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const CHUNK: Opt = Opt(sys::SPLICER_OPT_CHUNK as i32);
+    /// 1: never block; a step that cannot progress fails with
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock).
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().nonblocking(true).build()?;
+    /// assert_eq!(s.get(splicer::Opt::NONBLOCK)?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const NONBLOCK: Opt = Opt(sys::SPLICER_OPT_NONBLOCK as i32);
+    /// 1 (default): fall back to the next method when the kernel refuses one.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.get(splicer::Opt::FALLBACK)?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const FALLBACK: Opt = Opt(sys::SPLICER_OPT_FALLBACK as i32);
+    /// Bitmask of allowed methods ([`Methods::bits`]).
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.get(splicer::Opt::METHODS)?, splicer::Methods::ALL.bits() as i64);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const METHODS: Opt = Opt(sys::SPLICER_OPT_METHODS as i32);
+    /// 1 (default): a gone reader gives `EPIPE` and never kills the process.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.get(splicer::Opt::SIGPIPE)?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const SIGPIPE: Opt = Opt(sys::SPLICER_OPT_SIGPIPE as i32);
+}
+
+/// A transfer session: moves bytes between file descriptors in the kernel,
+/// picking the method, falling back when the kernel refuses one, and holding
+/// bytes taken from the source until they are delivered.
+///
+/// A session borrows the fds it is given and never closes them; it owns
+/// its internal pipes, which it creates when a transfer first needs them
+/// and reuses across transfers, so keep one session per connection or per
+/// worker rather than one per copy.  It is [`Send`] but not [`Sync`]: one
+/// thread at a time uses it.  Dropping it frees it.
+///
+/// ```no_run
+/// use std::fs::File;
+/// let mut s = splicer::Session::new()?;
+/// let n = s.copy(File::open("in.bin")?, File::create("out.bin")?)?;
+/// println!("{n} bytes via {}", s.progress().method);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Session {
+    raw: NonNull<sys::splicer_session>,
+    /// Bytes dropped when a transfer was aborted or dropped unfinished.
+    dropped: u64,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: the C session has no thread affinity; it may be used by one
+// thread at a time, which `&mut self` and `!Sync` guarantee.
+unsafe impl Send for Session {}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // SAFETY: raw came from splicer_session_new and is freed once.
+        unsafe { sys::splicer_session_free(self.raw.as_ptr()) }
+    }
+}
+
+/// Sets a session's options before it is made.
+///
+/// ```
+/// use splicer::{Method, Session};
+/// let s = Session::builder()
+///     .pipe_size(1 << 20)
+///     .chunk(1 << 20)
+///     .fallback(true)
+///     .methods(Method::Splice | Method::SplicePipe | Method::ReadWrite)
+///     .build()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    opts: Vec<(Opt, i64)>,
+}
+
+impl Builder {
+    /// A builder with every option at its default.
+    ///
+    /// ```
+    /// let s = splicer::Builder::new().build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Bytes to ask of `F_SETPIPE_SZ` for each internal pipe.  The kernel
+    /// may give less (`/proc/sys/fs/pipe-max-size`); the session then uses
+    /// what it got.  4096 ..= 2^30.
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().pipe_size(1 << 20).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pipe_size(self, bytes: usize) -> Builder {
+        self.option(Opt::PIPE_SIZE, bytes as i64)
+    }
+
+    /// Most bytes one syscall is asked to move.  1 ..= 2^30.
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().chunk(64 * 1024).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn chunk(self, bytes: usize) -> Builder {
+        self.option(Opt::CHUNK, bytes as i64)
+    }
+
+    /// Never block: a step that cannot progress fails with
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock) and [`Transfer::wait`] says
+    /// which fd to poll.  The whole-transfer calls ([`Session::copy`], ...)
+    /// still finish: they poll for themselves.
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().nonblocking(true).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn nonblocking(self, on: bool) -> Builder {
+        self.option(Opt::NONBLOCK, on as i64)
+    }
+
+    /// Whether to fall back to the next method (finally read/write) when
+    /// the kernel refuses one before any byte moved (default true).
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().fallback(false).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fallback(self, on: bool) -> Builder {
+        self.option(Opt::FALLBACK, on as i64)
+    }
+
+    /// The methods the session may use (default: all).
+    ///
+    /// ```
+    /// let s = splicer::Session::builder()
+    ///     .methods(splicer::Method::ReadWrite)
+    ///     .build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn methods(self, methods: impl Into<Methods>) -> Builder {
+        self.option(Opt::METHODS, methods.into().bits() as i64)
+    }
+
+    /// Whether a gone reader gives `EPIPE` without `SIGPIPE` (default true).
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().sigpipe(true).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn sigpipe(self, on: bool) -> Builder {
+        self.option(Opt::SIGPIPE, on as i64)
+    }
+
+    /// Any option by its key, for options this crate has no method for.
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().option(splicer::Opt::CHUNK, 4096).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn option(mut self, opt: Opt, value: i64) -> Builder {
+        self.opts.push((opt, value));
+        self
+    }
+
+    /// Makes the session.
+    ///
+    /// # Errors
+    /// `ENOMEM`, or `EINVAL` for a value out of range.
+    ///
+    /// ```
+    /// let err = splicer::Session::builder().chunk(0).build().unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    /// ```
+    pub fn build(self) -> io::Result<Session> {
+        let mut s = Session::new()?;
+        for (opt, value) in self.opts {
+            s.set(opt, value)?;
+        }
+        Ok(s)
+    }
+}
+
+/// Where a transfer stands.  `consumed == delivered + pending` always.
+///
+/// ```
+/// let mut s = splicer::Session::new()?;
+/// let (r, w) = splicer::raw::pipe()?;
+/// s.copy_n(std::fs::File::open("/dev/zero")?, &w, 1000)?;
+/// let p = s.progress();
+/// assert_eq!((p.consumed, p.delivered, p.pending, p.finished), (1000, 1000, 0, true));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes taken from the source.
+    pub consumed: u64,
+    /// Bytes written to the destination (for a tee: the least any
+    /// destination received).
+    pub delivered: u64,
+    /// Bytes consumed but not yet delivered: held by the session.
+    pub pending: u64,
+    /// The method in use.
+    pub method: Method,
+    /// The length was reached or the source hit end of file, and nothing is
+    /// pending.
+    pub finished: bool,
+}
+
+impl Default for Method {
+    fn default() -> Self {
+        Method::None
+    }
+}
+
+/// Cumulative statistics of a session over all its transfers.
+///
+/// ```
+/// let mut s = splicer::Session::new()?;
+/// let (r, w) = splicer::raw::pipe()?;
+/// s.copy_n(std::fs::File::open("/dev/zero")?, &w, 4096)?;
+/// let st = s.stats();
+/// assert_eq!(st.bytes, 4096);
+/// assert_eq!(st.bytes_by(splicer::Method::Splice), 4096);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Bytes delivered (to every destination, for a tee).
+    pub bytes: u64,
+    /// Data-moving syscalls made.
+    pub syscalls: u64,
+    /// Times a method was abandoned for the next one.
+    pub fallbacks: u64,
+    /// Times a syscall returned `EAGAIN`.
+    pub eagain: u64,
+    /// Bytes delivered by each method, indexed by [`Method::to_raw`].
+    pub bytes_by_method: [u64; sys::SPLICER_METHOD_COUNT as usize],
+}
+
+impl Stats {
+    /// Bytes delivered by method `m`.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.stats().bytes_by(splicer::Method::Sendfile), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bytes_by(&self, m: Method) -> u64 {
+        usize::try_from(m.to_raw()).ok().and_then(|i| self.bytes_by_method.get(i)).copied().unwrap_or(0)
+    }
+}
+
+/// What to poll for before stepping a transfer again.
+///
+/// ```
+/// use splicer::Interest;
+/// assert_eq!(Interest::Readable.poll_events(), libc::POLLIN);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interest {
+    /// Wait until the fd is readable (`POLLIN`): the source.
+    Readable,
+    /// Wait until the fd is writable (`POLLOUT`): a destination.
+    Writable,
+}
+
+impl Interest {
+    /// The `poll(2)` event bits.
+    ///
+    /// ```
+    /// assert_eq!(splicer::Interest::Writable.poll_events(), libc::POLLOUT);
+    /// ```
+    pub fn poll_events(self) -> i16 {
+        match self {
+            Interest::Readable => libc::POLLIN,
+            Interest::Writable => libc::POLLOUT,
+        }
+    }
+}
+
+/// The fd a blocked transfer waits on, and for what ([`Transfer::wait`]).
+///
+/// ```
+/// # let mut s = splicer::Session::builder().nonblocking(true).build()?;
+/// # let (r, w) = splicer::raw::pipe()?;
+/// let null = std::fs::File::create("/dev/null")?;
+/// let mut t = s.open(&r, &null)?;
+/// assert_eq!(t.step().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+/// let w8 = t.wait()?;
+/// assert_eq!(w8.interest, splicer::Interest::Readable);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Wait<'a> {
+    /// The source or one of the destinations.
+    pub fd: BorrowedFd<'a>,
+    /// What to wait for.
+    pub interest: Interest,
+}
+
+/// An open transfer: bytes move when it is stepped or run.  It borrows the
+/// session and the fds for as long as it lives.
+///
+/// Dropping a transfer that still holds pending bytes (consumed from the
+/// source but not delivered) drops them, as [`abort`](Transfer::abort)
+/// does; [`Session::dropped`] then says how many.
+///
+/// ```
+/// let mut s = splicer::Session::new()?;
+/// let (r, w) = splicer::raw::pipe()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+/// let mut t = s.open_n(&zero, &w, 10_000)?;
+/// let mut total = 0;
+/// loop {
+///     match t.step()? {
+///         0 => break,
+///         n => total += n,
+///     }
+/// }
+/// assert_eq!(total, 10_000);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "nothing moves until the transfer is stepped or run"]
+pub struct Transfer<'a> {
+    session: &'a mut Session,
+    fds: PhantomData<BorrowedFd<'a>>,
+}
+
+impl Session {
+    /// A session with default options.
+    ///
+    /// # Errors
+    /// `ENOMEM`.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> io::Result<Session> {
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: raw is a valid out-pointer.
+        check(unsafe { sys::splicer_session_new(&mut raw) }.into())?;
+        let raw = NonNull::new(raw).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        Ok(Session { raw, dropped: 0, _not_sync: PhantomData })
+    }
+
+    /// A [`Builder`] to set options.
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().pipe_size(1 << 20).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// The C session, for calls into `splicer_sys`.  It stays owned by
+    /// `self`.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// let mut v = 0i64;
+    /// let r = unsafe { splicer_sys::splicer_session_get(s.as_ptr(), splicer::Opt::CHUNK.0, &mut v) };
+    /// assert_eq!((r, v), (0, 1 << 20));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn as_ptr(&self) -> *mut sys::splicer_session {
+        self.raw.as_ptr()
+    }
+
+    /// Sets an option.
+    ///
+    /// # Errors
+    /// `EINVAL` (unknown option, value out of range), `EBUSY` (pipe size
+    /// while bytes are pending).
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// s.set(splicer::Opt::NONBLOCK, 1)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set(&mut self, opt: Opt, value: i64) -> io::Result<()> {
+        // SAFETY: self.raw is a live session.
+        check(unsafe { sys::splicer_session_set(self.raw.as_ptr(), opt.0, value) }.into()).map(drop)
+    }
+
+    /// An option's current value.  For [`Opt::PIPE_SIZE`] that is what the
+    /// kernel gave the current pipe, or the size asked before a pipe exists.
+    ///
+    /// # Errors
+    /// `EINVAL` for an unknown option.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.get(splicer::Opt::NONBLOCK)?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn get(&self, opt: Opt) -> io::Result<i64> {
+        let mut v = 0;
+        // SAFETY: self.raw is a live session, v a valid out-pointer.
+        check(unsafe { sys::splicer_session_get(self.raw.as_ptr(), opt.0, &mut v) }.into())?;
+        Ok(v)
+    }
+
+    /// Copies from `src` to `dst` until `src` reports end of file, at their
+    /// own file positions.
+    ///
+    /// The call finishes the transfer even when the fds or the session are
+    /// non-blocking: on `EAGAIN` it polls the fd the session names.
+    ///
+    /// # Errors
+    /// The OS error (`EPIPE`, `ENOSPC`, `ECONNRESET`, ...) with
+    /// [`TransferError`] context.  Bytes taken from the source but not
+    /// delivered when it fails are dropped.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let (r2, w2) = splicer::raw::pipe()?;
+    /// std::fs::File::from(w).write_all(b"hello")?; // closes w: EOF follows
+    /// assert_eq!(s.copy(&r, &w2)?, 5);
+    /// drop(w2);
+    /// let mut out = String::new();
+    /// std::fs::File::from(r2).read_to_string(&mut out)?;
+    /// assert_eq!(out, "hello");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn copy(&mut self, src: impl AsFd, dst: impl AsFd) -> io::Result<u64> {
+        self.copy_raw("copy", src.as_fd(), OFF_CUR, dst.as_fd(), OFF_CUR, TO_EOF)
+    }
+
+    /// Copies at most `len` bytes from `src` to `dst` at their file
+    /// positions; fewer if `src` ends first.  Never reads past `len`: the
+    /// rest of a socket's or pipe's data stays there.
+    ///
+    /// # Errors
+    /// As [`copy`](Session::copy).
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// assert_eq!(s.copy_n(std::fs::File::open("/dev/zero")?, &w, 4096)?, 4096);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn copy_n(&mut self, src: impl AsFd, dst: impl AsFd, len: u64) -> io::Result<u64> {
+        self.copy_raw("copy", src.as_fd(), OFF_CUR, dst.as_fd(), OFF_CUR, len)
+    }
+
+    /// Copies at most `len` bytes from offset `src_off` of `src` to offset
+    /// `dst_off` of `dst`, leaving both fds' positions alone (`pread`/
+    /// `pwrite` style).  Both must be seekable, else `ESPIPE`.
+    ///
+    /// # Errors
+    /// As [`copy`](Session::copy); `ESPIPE` for a pipe or socket.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir();
+    /// let (a, b) = (dir.join("splicer-doc-range-a"), dir.join("splicer-doc-range-b"));
+    /// std::fs::write(&a, b"0123456789")?;
+    /// let out = std::fs::File::create(&b)?;
+    /// let mut s = splicer::Session::new()?;
+    /// assert_eq!(s.copy_range(std::fs::File::open(&a)?, 4, &out, 0, 3)?, 3);
+    /// assert_eq!(std::fs::read(&b)?, b"456");
+    /// # std::fs::remove_file(a)?; std::fs::remove_file(b)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn copy_range(&mut self, src: impl AsFd, src_off: u64, dst: impl AsFd, dst_off: u64, len: u64) -> io::Result<u64> {
+        let (src_off, dst_off) = (offset(src_off)?, offset(dst_off)?);
+        self.copy_raw("copy_range", src.as_fd(), src_off, dst.as_fd(), dst_off, len)
+    }
+
+    /// Copies `src` to every fd of `dsts` (1 ..= 16 of any kind) until
+    /// `src` ends: a fan-out.  Returns the bytes every destination received.
+    ///
+    /// # Errors
+    /// As [`copy`](Session::copy); `EINVAL` for no or too many
+    /// destinations.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let (r1, w1) = splicer::raw::pipe()?;
+    /// let (r2, w2) = splicer::raw::pipe()?;
+    /// std::io::Write::write_all(&mut std::fs::File::from(w), b"fan out")?;
+    /// assert_eq!(s.tee(&r, &[&w1, &w2])?, 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tee<D: AsFd>(&mut self, src: impl AsFd, dsts: &[D]) -> io::Result<u64> {
+        self.tee_n(src, dsts, TO_EOF)
+    }
+
+    /// [`tee`](Session::tee) of at most `len` bytes.
+    ///
+    /// # Errors
+    /// As [`tee`](Session::tee).
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let null = std::fs::File::create("/dev/null")?;
+    /// let n = s.tee_n(std::fs::File::open("/dev/zero")?, &[&null, &null], 8192)?;
+    /// assert_eq!(n, 8192);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tee_n<D: AsFd>(&mut self, src: impl AsFd, dsts: &[D], len: u64) -> io::Result<u64> {
+        let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
+        let src = src.as_fd();
+        // SAFETY: the fds are borrowed for the whole call.
+        let r = unsafe { self.open_tee_fds(src.as_raw_fd(), &fds, len) };
+        self.finish("tee", r)
+    }
+
+    /// Sends the first `len` bytes of `buf` to `dst` with vmsplice(2).  The
+    /// buffer is sealed (read-only) first and the session frees it when the
+    /// transfer ends: handing it over is a move.
+    ///
+    /// # Errors
+    /// As [`copy`](Session::copy); `EINVAL` if `len` exceeds the buffer.
+    ///
+    /// ```
+    /// let mut buf = splicer::Buf::new(4096)?;
+    /// buf[..5].copy_from_slice(b"hello");
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let mut s = splicer::Session::new()?;
+    /// assert_eq!(s.send_buf(buf, 5, &w)?, 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_buf(&mut self, buf: Buf, len: usize, dst: impl AsFd) -> io::Result<u64> {
+        let dst = dst.as_fd();
+        let r = self.open_buf(buf, len, &dst).map(drop).map_err(|e| e.error);
+        self.finish("send_buf", r)
+    }
+
+    /// Begins a transfer from `src` to `dst` until `src` ends, at their
+    /// file positions.  Nothing moves until the [`Transfer`] is stepped.
+    ///
+    /// # Errors
+    /// `EBADF` (fd not open, not readable/writable), `EINVAL` (same pipe or
+    /// socket on both ends), `EOPNOTSUPP` (no allowed method applies).
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// drop(w);
+    /// let null = std::fs::File::create("/dev/null")?;
+    /// let mut t = s.open(&r, &null)?;
+    /// assert_eq!(t.run()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(&'a mut self, src: &'a S, dst: &'a D) -> io::Result<Transfer<'a>> {
+        self.open_n(src, dst, TO_EOF)
+    }
+
+    /// Begins a transfer of at most `len` bytes at the fds' positions.
+    ///
+    /// # Errors
+    /// As [`open`](Session::open).
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let zero = std::fs::File::open("/dev/zero")?;
+/// let t = s.open_n(&zero, &w, 100)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open_n<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(&'a mut self, src: &'a S, dst: &'a D, len: u64) -> io::Result<Transfer<'a>> {
+        // SAFETY: the fds are borrowed for 'a, as long as the transfer.
+        unsafe { self.open_fds(src.as_fd().as_raw_fd(), OFF_CUR, dst.as_fd().as_raw_fd(), OFF_CUR, len)? };
+        Ok(Transfer { session: self, fds: PhantomData })
+    }
+
+    /// Begins a transfer with explicit offsets: `Some(off)` reads or writes
+    /// there and leaves the fd's position alone; `None` uses and advances
+    /// the fd's position.
+    ///
+    /// # Errors
+    /// As [`open`](Session::open); `ESPIPE` for an offset on a pipe or
+    /// socket.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let src = std::fs::File::open("/dev/zero")?;
+    /// let err = s.open_range(&r, Some(0), &w, None, 1).unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::ESPIPE));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open_range<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(
+        &'a mut self,
+        src: &'a S,
+        src_off: Option<u64>,
+        dst: &'a D,
+        dst_off: Option<u64>,
+        len: u64,
+    ) -> io::Result<Transfer<'a>> {
+        let src_off = src_off.map_or(Ok(OFF_CUR), offset)?;
+        let dst_off = dst_off.map_or(Ok(OFF_CUR), offset)?;
+        // SAFETY: the fds are borrowed for 'a, as long as the transfer.
+        unsafe { self.open_fds(src.as_fd().as_raw_fd(), src_off, dst.as_fd().as_raw_fd(), dst_off, len)? };
+        Ok(Transfer { session: self, fds: PhantomData })
+    }
+
+    /// Begins a fan-out of at most `len` bytes (`u64::MAX`: until `src`
+    /// ends) from `src` to each of `dsts`.
+    ///
+    /// # Errors
+    /// As [`open`](Session::open); `EINVAL` for 0 or more than 16
+    /// destinations.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let null = std::fs::File::create("/dev/null")?;
+    /// let zero = std::fs::File::open("/dev/zero")?;
+    /// let mut t = s.open_tee(&zero, &[&null, &null], 1 << 16)?;
+    /// assert_eq!(t.run()?, 1 << 16);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open_tee<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(&'a mut self, src: &'a S, dsts: &[&'a D], len: u64) -> io::Result<Transfer<'a>> {
+        let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
+        // SAFETY: the fds are borrowed for 'a, as long as the transfer.
+        unsafe { self.open_tee_fds(src.as_fd().as_raw_fd(), &fds, len)? };
+        Ok(Transfer { session: self, fds: PhantomData })
+    }
+
+    /// Begins sending the first `len` bytes of `buf` to `dst` with
+    /// vmsplice(2).  The buffer is sealed and moves into the session, which
+    /// frees it when the transfer ends.  On failure the buffer comes back
+    /// in the error.
+    ///
+    /// # Errors
+    /// [`OpenBufError`] holding the OS error (`EINVAL` for `len` larger than
+    /// the buffer, `EBADF`, `EBUSY`, `EOPNOTSUPP`) and the buffer.
+    ///
+    /// ```
+    /// let buf = splicer::Buf::new(100)?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let mut s = splicer::Session::new()?;
+    /// let err = s.open_buf(buf, 5000, &w).unwrap_err();
+    /// assert_eq!(err.error.raw_os_error(), Some(libc::EINVAL));
+    /// let buf = err.buf; // still ours
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open_buf<'a, D: AsFd + ?Sized>(&'a mut self, buf: Buf, len: usize, dst: &'a D) -> Result<Transfer<'a>, OpenBufError> {
+        // SAFETY: a live session, a buffer never handed over (Buf owns it),
+        // and a borrowed fd.
+        let r = unsafe { sys::splicer_open_buf(self.raw.as_ptr(), buf.as_raw(), len, dst.as_fd().as_raw_fd()) };
+        match check(r.into()) {
+            Ok(_) => {
+                // The session owns the buffer now.
+                std::mem::forget(buf);
+                Ok(Transfer { session: self, fds: PhantomData })
+            }
+            Err(error) => Err(OpenBufError { error, buf }),
+        }
+    }
+
+    /// Progress of the open or last transfer.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.progress().method, splicer::Method::None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn progress(&self) -> Progress {
+        let mut p = sys::splicer_progress::default();
+        // SAFETY: a live session and a struct of the size given.
+        unsafe { sys::splicer_progress_get(self.raw.as_ptr(), &mut p, std::mem::size_of_val(&p)) };
+        Progress {
+            consumed: p.consumed,
+            delivered: p.delivered,
+            pending: p.pending,
+            method: Method::from_raw(p.method),
+            finished: p.finished != 0,
+        }
+    }
+
+    /// Cumulative statistics.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.stats().syscalls, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let mut st = sys::splicer_stats::default();
+        // SAFETY: a live session and a struct of the size given.
+        unsafe { sys::splicer_stats_get(self.raw.as_ptr(), &mut st, std::mem::size_of_val(&st)) };
+        Stats {
+            bytes: st.bytes,
+            syscalls: st.syscalls,
+            fallbacks: st.fallbacks,
+            eagain: st.eagain,
+            bytes_by_method: st.bytes_by_method,
+        }
+    }
+
+    /// Bytes dropped so far because a transfer was aborted, dropped while
+    /// it held pending bytes, or failed in a whole-transfer call: taken from
+    /// a source and never delivered.
+    ///
+    /// ```
+    /// let s = splicer::Session::new()?;
+    /// assert_eq!(s.dropped(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// # Safety
+    /// The fds must stay open until the transfer ends or is replaced.
+    pub(crate) unsafe fn open_fds(&mut self, fd_in: RawFd, off_in: i64, fd_out: RawFd, off_out: i64, len: u64) -> io::Result<()> {
+        check(sys::splicer_open(self.raw.as_ptr(), fd_in, off_in, fd_out, off_out, len).into()).map(drop)
+    }
+
+    /// # Safety
+    /// The fds must stay open until the transfer ends or is replaced.
+    pub(crate) unsafe fn open_tee_fds(&mut self, fd_in: RawFd, fds: &[RawFd], len: u64) -> io::Result<()> {
+        check(sys::splicer_open_tee(self.raw.as_ptr(), fd_in, OFF_CUR, fds.as_ptr(), fds.len(), len).into()).map(drop)
+    }
+
+    pub(crate) fn step_raw(&mut self) -> io::Result<u64> {
+        // SAFETY: a live session; the fds of its transfer are borrowed by
+        // the Transfer (or the whole-transfer call) that calls this.
+        check(unsafe { sys::splicer_step(self.raw.as_ptr()) })
+    }
+
+    pub(crate) fn wait_raw(&self) -> io::Result<(RawFd, Interest)> {
+        let (mut fd, mut ev) = (-1, 0);
+        // SAFETY: a live session and valid out-pointers.
+        check(unsafe { sys::splicer_wait(self.raw.as_ptr(), &mut fd, &mut ev) }.into())?;
+        let interest = if ev & libc::POLLOUT != 0 { Interest::Writable } else { Interest::Readable };
+        Ok((fd, interest))
+    }
+
+    pub(crate) fn abort_raw(&mut self) -> u64 {
+        // SAFETY: a live session; abort touches only the session's pipes.
+        let n = unsafe { sys::splicer_abort(self.raw.as_ptr()) }.max(0) as u64;
+        self.dropped += n;
+        n
+    }
+
+    /// Runs the open transfer to its end, polling on EAGAIN, then drops
+    /// what a failure left pending (the whole-transfer calls hand no
+    /// transfer back, so nobody could deliver it later).
+    fn finish(&mut self, op: &'static str, opened: io::Result<()>) -> io::Result<u64> {
+        if let Err(e) = opened {
+            return Err(TransferError::wrap(op, Method::None, 0, e));
+        }
+        match self.run_polling() {
+            Ok(()) => Ok(self.progress().delivered),
+            Err(e) => {
+                let p = self.progress();
+                self.abort_raw();
+                Err(TransferError::wrap(op, p.method, p.delivered, e))
+            }
+        }
+    }
+
+    fn run_polling(&mut self) -> io::Result<()> {
+        loop {
+            // SAFETY: a live session with borrowed fds (see finish's callers).
+            let r = unsafe { sys::splicer_run(self.raw.as_ptr()) };
+            match check(r) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let (fd, interest) = self.wait_raw()?;
+                    poll_fd(fd, interest)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn copy_raw(&mut self, op: &'static str, src: BorrowedFd<'_>, off_in: i64, dst: BorrowedFd<'_>, off_out: i64, len: u64) -> io::Result<u64> {
+        // SAFETY: src and dst are borrowed for the whole call.
+        let r = unsafe { self.open_fds(src.as_raw_fd(), off_in, dst.as_raw_fd(), off_out, len) };
+        self.finish(op, r)
+    }
+}
+
+/// Waits until `fd` is ready for `interest`, retrying on EINTR.
+pub(crate) fn poll_fd(fd: RawFd, interest: Interest) -> io::Result<()> {
+    let mut p = libc::pollfd { fd, events: interest.poll_events(), revents: 0 };
+    loop {
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, -1) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn offset(off: u64) -> io::Result<i64> {
+    i64::try_from(off).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+impl<'a> Transfer<'a> {
+    /// Moves bytes: pending ones first, then at most one chunk more.
+    /// Returns the bytes delivered by this step, 0 when the transfer is
+    /// finished.
+    ///
+    /// # Errors
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock) in non-blocking use (see
+    /// [`wait`](Transfer::wait)); any other OS error (`EPIPE`, ...), after
+    /// which [`progress`](Transfer::progress) says what was delivered.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let mut t = s.open_n(&zero, &w, 10)?;
+    /// assert_eq!(t.step()?, 10);
+    /// assert_eq!(t.step()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn step(&mut self) -> io::Result<u64> {
+        self.session.step_raw()
+    }
+
+    /// Steps until finished; returns the bytes delivered by this call.
+    ///
+    /// # Errors
+    /// As [`step`](Transfer::step); on `WouldBlock` what was delivered so
+    /// far is in [`progress`](Transfer::progress).
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let mut t = s.open_n(&zero, &w, 1000)?;
+    /// assert_eq!(t.run()?, 1000);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn run(&mut self) -> io::Result<u64> {
+        // SAFETY: a live session whose fds this transfer borrows.
+        check(unsafe { sys::splicer_run(self.session.raw.as_ptr()) })
+    }
+
+    /// After a step failed with `WouldBlock`: the fd to poll, and for what.
+    ///
+    /// # Errors
+    /// `EINVAL` when the last step did not fail with `WouldBlock`.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::builder().nonblocking(true).build()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let null = std::fs::File::create("/dev/null")?;
+    /// let mut t = s.open(&r, &null)?;
+    /// assert!(t.step().is_err()); // nothing written to the pipe yet
+    /// let wait = t.wait()?;
+    /// assert_eq!(wait.interest, splicer::Interest::Readable);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait(&self) -> io::Result<Wait<'a>> {
+        let (fd, interest) = self.session.wait_raw()?;
+        // SAFETY: the fd is the source or a destination of this transfer,
+        // which are borrowed for 'a.
+        Ok(Wait { fd: unsafe { BorrowedFd::borrow_raw(fd) }, interest })
+    }
+
+    /// Polls (blocking the thread) until the fd named by
+    /// [`wait`](Transfer::wait) is ready.
+    ///
+    /// # Errors
+    /// As [`wait`](Transfer::wait), or poll(2)'s error.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::builder().nonblocking(true).build()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let mut t = s.open_n(&zero, &w, 1 << 20)?;
+    /// let mut total = 0;
+    /// while total < 1 << 16 {
+    ///     match t.step() {
+    ///         Ok(n) => total += n,
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break, // pipe full
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poll(&self) -> io::Result<()> {
+        let (fd, interest) = self.session.wait_raw()?;
+        poll_fd(fd, interest)
+    }
+
+    /// Ends the transfer, dropping pending bytes; returns how many.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let t = s.open_n(&zero, &w, 10)?;
+    /// assert_eq!(t.abort(), 0); // nothing moved yet
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn abort(self) -> u64 {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.session.abort_raw()
+    }
+
+    /// Where the transfer stands.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let mut t = s.open_n(&zero, &w, 10)?;
+    /// t.run()?;
+    /// assert!(t.progress().finished);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn progress(&self) -> Progress {
+        self.session.progress()
+    }
+
+    /// The session's statistics.
+    ///
+    /// ```
+    /// let mut s = splicer::Session::new()?;
+    /// let (r, w) = splicer::raw::pipe()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let mut t = s.open_n(&zero, &w, 10)?;
+    /// t.run()?;
+    /// assert_eq!(t.stats().bytes, 10);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.session.stats()
+    }
+}
+
+impl Drop for Transfer<'_> {
+    fn drop(&mut self) {
+        // Pending bytes could only be delivered through this transfer: once
+        // it is gone they would make every later open fail with EBUSY.
+        if self.session.progress().pending > 0 {
+            self.session.abort_raw();
+        }
+    }
+}
+
+/// The error of [`Session::open_buf`]: the OS error, and the buffer, which
+/// still belongs to the caller.
+///
+/// ```
+/// # let (r, w) = splicer::raw::pipe()?;
+/// # let mut s = splicer::Session::new()?;
+/// let err = s.open_buf(splicer::Buf::new(10)?, 11, &w).unwrap_err();
+/// let io_err: std::io::Error = err.into();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct OpenBufError {
+    /// What went wrong.
+    pub error: io::Error,
+    /// The buffer, unsealed and still writable.
+    pub buf: Buf,
+}
+
+impl std::fmt::Display for OpenBufError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "open_buf: {}", self.error)
+    }
+}
+
+impl std::error::Error for OpenBufError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<OpenBufError> for io::Error {
+    fn from(e: OpenBufError) -> io::Error {
+        e.error
+    }
+}
