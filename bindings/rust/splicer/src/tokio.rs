@@ -1,0 +1,358 @@
+//! Async copy and tee for tokio (feature `tokio`).
+//!
+//! The session runs non-blocking: a step that cannot progress returns
+//! `EAGAIN`, the session names the fd and the event it waits for, and the
+//! task parks on tokio's reactor until that fd is ready.  An idle
+//! connection costs no CPU, and no thread is blocked.
+//!
+//! Any [`AsyncEndpoint`] can be a source or a destination:
+//! [`tokio::net::TcpStream`](::tokio::net::TcpStream),
+//! [`UnixStream`](::tokio::net::UnixStream), tokio's pipes,
+//! [`AsyncFd`](::tokio::io::unix::AsyncFd), and regular files
+//! (`std::fs::File`, always ready to the kernel).
+//!
+//! ```no_run
+//! use tokio::net::TcpStream;
+//! # async fn f() -> std::io::Result<()> {
+//! let client = TcpStream::connect("127.0.0.1:9000").await?;
+//! let server = TcpStream::connect("127.0.0.1:9001").await?;
+//! let n = splicer::tokio::copy(&client, &server).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Dropping the future
+//! A transfer moves bytes from the source into the session's pipe and from
+//! there to the destination.  If the future is dropped (a timeout, a
+//! `select!` that chose another branch) while bytes sit in that pipe — taken
+//! from the source, not yet delivered — they are dropped: the destination
+//! has received exactly [`Progress::delivered`](crate::Progress) bytes, the
+//! source has lost `consumed` bytes, and the difference is added to
+//! [`Session::dropped`].  Nothing is delivered twice, and bytes the session
+//! never took stay in the source.  To stop a transfer without losing bytes,
+//! stop the source first (shut down its writer) and let the copy finish.
+//!
+//! ```no_run
+//! # async fn f(src: tokio::net::TcpStream, dst: tokio::net::TcpStream) -> std::io::Result<()> {
+//! use std::time::Duration;
+//! let mut s = splicer::Session::new()?;
+//! let r = tokio::time::timeout(Duration::from_secs(5), splicer::tokio::copy_with(&mut s, &src, &dst, u64::MAX)).await;
+//! if r.is_err() {
+//!     let p = s.progress();
+//!     println!("timed out: {} delivered, {} dropped", p.delivered, s.dropped());
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::Interest as TokioInterest;
+use ::tokio::net::unix::pipe;
+use ::tokio::net::{TcpStream, UnixStream};
+
+use crate::error::TransferError;
+use crate::{Interest, Opt, Session, Transfer};
+
+/// An fd that tokio can wait on.
+///
+/// `async_io` waits until the fd is ready for `interest`, then runs `f`;
+/// when `f` fails with [`WouldBlock`](io::ErrorKind::WouldBlock) the
+/// readiness is cleared and it waits again (tokio's `async_io` contract).
+/// `f` does the I/O itself, so the readiness tick is only cleared when the
+/// fd really was not ready: no wakeup is lost.
+///
+/// ```
+/// use splicer::tokio::AsyncEndpoint;
+/// fn takes<E: AsyncEndpoint>(_: &E) {}
+/// takes(&std::fs::File::open("/dev/null").unwrap());
+/// ```
+pub trait AsyncEndpoint: AsFd {
+    /// Waits for `interest`, runs `f`, and repeats while `f` would block.
+    ///
+    /// ```no_run
+    /// use splicer::tokio::AsyncEndpoint;
+    /// # async fn f(sock: tokio::net::TcpStream) -> std::io::Result<()> {
+    /// sock.async_io(tokio::io::Interest::READABLE, || Ok(())).await?;
+    /// # Ok(()) }
+    /// ```
+    fn async_io<R: Send>(
+        &self,
+        interest: TokioInterest,
+        f: impl FnMut() -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send;
+}
+
+impl AsyncEndpoint for TcpStream {
+    fn async_io<R: Send>(
+        &self,
+        interest: TokioInterest,
+        f: impl FnMut() -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        TcpStream::async_io(self, interest, f)
+    }
+}
+
+impl AsyncEndpoint for UnixStream {
+    fn async_io<R: Send>(
+        &self,
+        interest: TokioInterest,
+        f: impl FnMut() -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        UnixStream::async_io(self, interest, f)
+    }
+}
+
+impl<T: AsRawFd + Sync> AsyncEndpoint for AsyncFd<T> {
+    fn async_io<R: Send>(
+        &self,
+        interest: TokioInterest,
+        mut f: impl FnMut() -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        AsyncFd::async_io(self, interest, move |_| f())
+    }
+}
+
+macro_rules! pipe_endpoint {
+    ($t:ty) => {
+        impl AsyncEndpoint for $t {
+            fn async_io<R: Send>(
+                &self,
+                interest: TokioInterest,
+                mut f: impl FnMut() -> io::Result<R> + Send,
+            ) -> impl Future<Output = io::Result<R>> + Send {
+                async move {
+                    loop {
+                        self.ready(interest).await?;
+                        match self.try_io(&mut f) {
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                            r => return r,
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+pipe_endpoint!(pipe::Sender);
+pipe_endpoint!(pipe::Receiver);
+
+/// Regular files and devices like `/dev/null` never make a transfer wait.
+impl AsyncEndpoint for std::fs::File {
+    fn async_io<R: Send>(
+        &self,
+        _interest: TokioInterest,
+        mut f: impl FnMut() -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        std::future::ready(f())
+    }
+}
+
+impl<T: AsyncEndpoint + ?Sized> AsyncEndpoint for &T {
+    fn async_io<R: Send>(
+        &self,
+        interest: TokioInterest,
+        f: impl FnMut() -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        (**self).async_io(interest, f)
+    }
+}
+
+/// Copies `src` to `dst` until `src` reports end of file (for a socket:
+/// the peer shut down its writing side), on a new session.  Returns the
+/// bytes copied.
+///
+/// # Errors
+/// The OS error with [`TransferError`] context.
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let file = std::fs::File::open("index.html")?;
+/// let sock = tokio::net::TcpStream::connect("127.0.0.1:8080").await?;
+/// splicer::tokio::copy(&file, &sock).await?; // sendfile(2)
+/// # Ok(()) }
+/// ```
+pub async fn copy<S, D>(src: &S, dst: &D) -> io::Result<u64>
+where
+    S: AsyncEndpoint + Sync + ?Sized,
+    D: AsyncEndpoint + Sync + ?Sized,
+{
+    let mut session = Session::new()?;
+    copy_with(&mut session, src, dst, u64::MAX).await
+}
+
+/// Copies at most `len` bytes (`u64::MAX`: until end of file) from `src`
+/// to `dst` on `session`, which is switched to non-blocking mode and stays
+/// so.  Keep one session per connection to reuse its pipe.
+///
+/// # Errors
+/// The OS error with [`TransferError`] context.
+///
+/// ```no_run
+/// # async fn f(a: tokio::net::TcpStream, b: tokio::net::TcpStream) -> std::io::Result<()> {
+/// let mut s = splicer::Session::builder().pipe_size(1 << 20).build()?;
+/// let n = splicer::tokio::copy_with(&mut s, &a, &b, 1 << 30).await?;
+/// # Ok(()) }
+/// ```
+pub async fn copy_with<S, D>(session: &mut Session, src: &S, dst: &D, len: u64) -> io::Result<u64>
+where
+    S: AsyncEndpoint + Sync + ?Sized,
+    D: AsyncEndpoint + Sync + ?Sized,
+{
+    session.set(Opt::NONBLOCK, 1)?;
+    let src_fd = src.as_fd().as_raw_fd();
+    let t = session.open_n(src, dst, len).map_err(|e| TransferError::wrap("copy", crate::Method::None, 0, e))?;
+    drive("copy", t, &CopyEnds { src, src_fd, dst }).await
+}
+
+/// Copies `src` to every one of `dsts` (1 ..= 16) until `src` ends, on a
+/// new session.  Returns the bytes every destination received.  The
+/// slowest destination sets the pace.
+///
+/// # Errors
+/// The OS error with [`TransferError`] context.
+///
+/// ```no_run
+/// # async fn f(src: tokio::net::TcpStream, a: tokio::net::TcpStream, b: tokio::net::TcpStream) -> std::io::Result<()> {
+/// let n = splicer::tokio::tee(&src, &[&a, &b]).await?;
+/// # Ok(()) }
+/// ```
+pub async fn tee<S, D>(src: &S, dsts: &[&D]) -> io::Result<u64>
+where
+    S: AsyncEndpoint + Sync + ?Sized,
+    D: AsyncEndpoint + Sync + ?Sized,
+{
+    let mut session = Session::new()?;
+    tee_with(&mut session, src, dsts, u64::MAX).await
+}
+
+/// [`tee`] of at most `len` bytes on `session` (switched to non-blocking).
+///
+/// # Errors
+/// The OS error with [`TransferError`] context.
+///
+/// ```no_run
+/// # async fn f(src: tokio::net::TcpStream, a: tokio::net::TcpStream) -> std::io::Result<()> {
+/// let mut s = splicer::Session::new()?;
+/// let log = std::fs::File::create("capture.bin")?;
+/// // a socket is not a file: tee to sockets, then copy the log separately
+/// let n = splicer::tokio::tee_with(&mut s, &src, &[&a], 1 << 20).await?;
+/// # Ok(()) }
+/// ```
+pub async fn tee_with<S, D>(session: &mut Session, src: &S, dsts: &[&D], len: u64) -> io::Result<u64>
+where
+    S: AsyncEndpoint + Sync + ?Sized,
+    D: AsyncEndpoint + Sync + ?Sized,
+{
+    session.set(Opt::NONBLOCK, 1)?;
+    let src_fd = src.as_fd().as_raw_fd();
+    let t = session.open_tee(src, dsts, len).map_err(|e| TransferError::wrap("tee", crate::Method::None, 0, e))?;
+    drive("tee", t, &TeeEnds { src, src_fd, dsts }).await
+}
+
+/// The endpoints of one transfer: waits on whichever the session names.
+trait Ends: Sync {
+    fn io(
+        &self,
+        fd: RawFd,
+        interest: TokioInterest,
+        f: impl FnMut() -> io::Result<Outcome> + Send,
+    ) -> impl Future<Output = io::Result<Outcome>> + Send;
+}
+
+struct CopyEnds<'x, S: ?Sized, D: ?Sized> {
+    src: &'x S,
+    src_fd: RawFd,
+    dst: &'x D,
+}
+
+impl<S: AsyncEndpoint + Sync + ?Sized, D: AsyncEndpoint + Sync + ?Sized> Ends for CopyEnds<'_, S, D> {
+    async fn io(&self, fd: RawFd, interest: TokioInterest, f: impl FnMut() -> io::Result<Outcome> + Send) -> io::Result<Outcome> {
+        if fd == self.src_fd {
+            self.src.async_io(interest, f).await
+        } else {
+            self.dst.async_io(interest, f).await
+        }
+    }
+}
+
+struct TeeEnds<'x, S: ?Sized, D: ?Sized> {
+    src: &'x S,
+    src_fd: RawFd,
+    dsts: &'x [&'x D],
+}
+
+impl<S: AsyncEndpoint + Sync + ?Sized, D: AsyncEndpoint + Sync + ?Sized> Ends for TeeEnds<'_, S, D> {
+    async fn io(&self, fd: RawFd, interest: TokioInterest, f: impl FnMut() -> io::Result<Outcome> + Send) -> io::Result<Outcome> {
+        if fd == self.src_fd {
+            return self.src.async_io(interest, f).await;
+        }
+        match self.dsts.iter().find(|d| d.as_fd().as_raw_fd() == fd) {
+            Some(d) => d.async_io(interest, f).await,
+            None => Err(io::Error::from_raw_os_error(libc::EBADF)),
+        }
+    }
+}
+
+enum Outcome {
+    Moved(u64),
+    Done,
+    Blocked(RawFd, Interest),
+}
+
+fn tokio_interest(i: Interest) -> TokioInterest {
+    match i {
+        Interest::Readable => TokioInterest::READABLE,
+        Interest::Writable => TokioInterest::WRITABLE,
+    }
+}
+
+/// One step, sorted: a step blocked on the very fd and event being awaited
+/// is `WouldBlock` (so that `async_io` clears that readiness and waits
+/// again); blocked on another one it is `Blocked` (its readiness must not
+/// be cleared: nobody observed it).
+fn classify(t: &mut Transfer<'_>, awaited: Option<(RawFd, Interest)>) -> io::Result<Outcome> {
+    match t.step() {
+        Ok(0) => Ok(Outcome::Done),
+        Ok(n) => Ok(Outcome::Moved(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            let w = t.wait()?;
+            let now = (w.fd.as_raw_fd(), w.interest);
+            if awaited == Some(now) {
+                Err(e)
+            } else {
+                Ok(Outcome::Blocked(now.0, now.1))
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn drive(op: &'static str, mut t: Transfer<'_>, ends: &impl Ends) -> io::Result<u64> {
+    let mut total = 0u64;
+    let mut blocked: Option<(RawFd, Interest)> = None;
+    loop {
+        let r = match blocked {
+            None => classify(&mut t, None),
+            Some((fd, interest)) => {
+                ends.io(fd, tokio_interest(interest), || classify(&mut t, Some((fd, interest)))).await
+            }
+        };
+        match r {
+            Ok(Outcome::Moved(n)) => {
+                total += n;
+                blocked = None;
+                // A transfer that never blocks (file to a fast socket) must
+                // still let other tasks of this worker run.
+                ::tokio::task::coop::consume_budget().await;
+            }
+            Ok(Outcome::Done) => return Ok(total),
+            Ok(Outcome::Blocked(fd, interest)) => blocked = Some((fd, interest)),
+            Err(e) => {
+                let p = t.progress();
+                return Err(TransferError::wrap(op, p.method, p.delivered, e));
+            }
+        }
+    }
+}
