@@ -24,6 +24,7 @@
 
 %{
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -192,6 +193,13 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
   return -1;
 }
 
+/* Is fd open for writing?  vmsplice(2) on a pipe's read end copies *into*
+ * the iovecs, and here those are immutable Lua strings. */
+static int splicer_lua_writable(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
+}
+
 /* After the handle's C object was freed or handed over: the userdata must
  * neither free it again when collected nor lend its address to any call. */
 static void splicer_lua_release(lua_State *L, int idx) {
@@ -355,6 +363,12 @@ static void splicer_lua_release(lua_State *L, int idx) {
 
 %typemap(in) (const char *bytes, size_t nbytes) %{
   $1 = (char *)luaL_checklstring(L, $input, &$2);
+%}
+
+%exception splicer_vmsplice %{
+  if (!splicer_lua_writable(arg1))
+    return splicer_lua_fail(L, -EBADF);
+  $action
 %}
 
 /* ---- ownership ---------------------------------------------------------- */

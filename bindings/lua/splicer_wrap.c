@@ -2713,6 +2713,7 @@ static swig_module_info swig_module = {swig_types, 11, 0, 0, 0, 0};
 #define SWIG_LUACODE   luaopen_splicer_core_luacode
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -2879,6 +2880,13 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
       "file descriptor expected (number, file or object with getfd), got %s",
       luaL_typename(L, idx)));
   return -1;
+}
+
+/* Is fd open for writing?  vmsplice(2) on a pipe's read end copies *into*
+ * the iovecs, and here those are immutable Lua strings. */
+static int splicer_lua_writable(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
 }
 
 /* After the handle's C object was freed or handed over: the userdata must
@@ -3780,7 +3788,11 @@ static int _wrap_vmsplice(lua_State* L) {
   if(lua_gettop(L)>=3){
     arg4 = (unsigned)splicer_lua_check_nonneg(L, 3, UINT_MAX); 
   }
+  
+  if (!splicer_lua_writable(arg1))
+  return splicer_lua_fail(L, -EBADF);
   result = splicer_vmsplice(arg1,(struct iovec const *)arg2,arg3,arg4);
+  
   
   if (result < 0)
   return splicer_lua_fail(L, (int)result);

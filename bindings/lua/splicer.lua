@@ -1,0 +1,374 @@
+--- splicer: zero-copy transfers between file descriptors (Linux).
+--
+--     local splicer = require "splicer"
+--     local s = assert(splicer.session{chunk = 65536})
+--     local n, msg, errname = s:copy(io.open("in", "rb"), io.stdout)
+--
+-- This is the idiomatic layer over the generated module splicer.core (one C
+-- function per function of splicer.h).  Conventions:
+--   * failures return nil, message, errno_name ("EPIPE", "EAGAIN", ...), as
+--     luaposix and luv do; misuse (a closed session, a wrong argument type)
+--     raises an error;
+--   * a source or destination is an io library file, a numeric fd, or any
+--     object with a getfd() method (LuaSocket).  A session borrows fds and
+--     never closes them.  An io file is flushed before its fd is used, so
+--     bytes written through it come first; read-ahead of a seekable input is
+--     given back to the fd;
+--   * counts are integers on Lua 5.3+; on Lua 5.1 and LuaJIT they are
+--     numbers, exact up to 2^53 bytes;
+--   * offsets are 0-based byte offsets; nil means "the fd's own position";
+--     a length of nil means "until end of file".
+local core = require "splicer.core"
+
+local error, getmetatable, setmetatable, pairs, ipairs, type, tostring =
+  error, getmetatable, setmetatable, pairs, ipairs, type, tostring
+local core_step, core_run, core_copy, core_open, core_wait =
+  core.step, core.run, core.copy, core.open, core.wait
+
+local M = {}
+
+M.version = core.version_string()
+M.version_number = core.version_number()
+
+-- Constants without their SPLICER_ prefix: OPT_*, METHOD_*, F_*, OFF_CUR,
+-- TO_EOF, TEE_MAX, VERSION_*.
+for k, v in pairs(core) do
+  if type(k) == "string" and k:match("^[A-Z][A-Z0-9_]*$") and k ~= "POLLIN" and k ~= "POLLOUT" then
+    M[k] = v
+  end
+end
+
+-- Raw syscall wrappers, straight from the generated layer (EINTR retried;
+-- nil offsets mean the fd's position; flags default to 0):
+--   splice(fd_in, off_in, fd_out, off_out, len [, flags])
+--   tee(pipe_in, pipe_out, len [, flags])
+--   vmsplice(pipe, string_or_list_of_strings [, flags])  -- the pipe refers to
+--       the strings' memory: keep them referenced until the reader read them
+--   sendfile(fd_out, fd_in, off_in, len)
+--   copy_file_range(fd_in, off_in, fd_out, off_out, len)
+--   pipe_size(pipe), set_pipe_size(pipe, bytes)
+M.splice = core.splice
+M.tee = core.tee
+M.vmsplice = core.vmsplice
+M.sendfile = core.sendfile
+M.copy_file_range = core.copy_file_range
+M.pipe_size = core.pipe_size
+M.set_pipe_size = core.set_pipe_size
+M.strerror = core.strerror
+M.errname = core.errname
+M.method_name = core.method_name
+
+--- Name of the method a transfer from src to dst would try first.
+function M.method_for(src, dst)
+  local m, msg, err = core.method_for(src, dst)
+  if not m then return nil, msg, err end
+  return core.method_name(m)
+end
+
+-- Method names <-> numbers, for the methods option.
+local method_number = {}
+for m = 0, core.METHOD_COUNT - 1 do method_number[core.method_name(m)] = m end
+
+local function method_mask(list)
+  local mask = 0
+  for _, name in ipairs(list) do
+    local m = method_number[name]
+    if not m then return nil, "unknown method '" .. tostring(name) .. "'", "EINVAL" end
+    local bit = 1
+    for _ = 1, m do bit = bit * 2 end
+    if mask % (bit * 2) < bit then mask = mask + bit end
+  end
+  return mask
+end
+
+-- ---------------------------------------------------------------------------
+-- The session
+
+local Session = {}
+Session.__index = Session
+Session.__name = "splicer.session"
+
+local option_id = {
+  pipe_size = core.OPT_PIPE_SIZE,
+  chunk = core.OPT_CHUNK,
+  nonblock = core.OPT_NONBLOCK,
+  fallback = core.OPT_FALLBACK,
+  methods = core.OPT_METHODS,   -- a list of method names, or a bitmask
+  sigpipe = core.OPT_SIGPIPE,
+}
+local boolean_option = { nonblock = true, fallback = true, sigpipe = true }
+
+local function closed()
+  error("splicer: attempt to use a closed session", 3)
+end
+
+--- splicer.session{pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=}
+-- @return the session, or nil, message, errno_name.
+function M.session(opts)
+  local ud, msg, err = core.session_new()
+  if not ud then return nil, msg, err end
+  -- The table is marked for finalization after ud, so on Lua 5.2+ its __gc
+  -- (close) runs before ud's own and the session is freed exactly once.
+  -- LuaJIT ignores __gc on tables: there ud's finalizer frees the session.
+  local self = setmetatable({ _ud = ud }, Session)
+  if opts ~= nil then
+    if type(opts) ~= "table" then error("splicer.session: options table expected", 2) end
+    for k, v in pairs(opts) do
+      local ok, msg2, err2 = self:set(k, v)
+      if not ok then
+        self:close()
+        return nil, msg2, err2
+      end
+    end
+  end
+  return self
+end
+
+--- s:set(name, value): booleans for nonblock/fallback/sigpipe, a list of
+-- method names for methods.  @return true, or nil, message, errno_name.
+function Session:set(name, value)
+  local ud = self._ud
+  if not ud then closed() end
+  local id = option_id[name]
+  if not id then return nil, "unknown option '" .. tostring(name) .. "'", "EINVAL" end
+  if boolean_option[name] and type(value) == "boolean" then
+    value = value and 1 or 0
+  elseif name == "methods" and type(value) == "table" then
+    local mask, msg, err = method_mask(value)
+    if not mask then return nil, msg, err end
+    value = mask
+  end
+  local r, msg, err = core.session_set(ud, id, value)
+  if not r then return nil, msg, err end
+  return true
+end
+
+--- s:get(name) @return the option's value (booleans as booleans).
+function Session:get(name)
+  local ud = self._ud
+  if not ud then closed() end
+  local id = option_id[name]
+  if not id then return nil, "unknown option '" .. tostring(name) .. "'", "EINVAL" end
+  local v, msg, err = core.session_get(ud, id)
+  if v == nil then return nil, msg, err end
+  if boolean_option[name] then return v ~= 0 end
+  return v
+end
+
+--- s:copy(src, dst [, len]): from the fds' positions, until len bytes or end
+-- of file.  @return bytes delivered, or nil, message, errno_name.  After an
+-- error the transfer stays open: s:progress() says what was delivered, and
+-- s:run() resumes it (after EAGAIN) or s:abort() drops it.
+function Session:copy(src, dst, len)
+  local ud = self._ud
+  if not ud then closed() end
+  return core_copy(ud, src, dst, len)
+end
+
+--- s:copy_range(src, off_in, dst, off_out [, len]): offsets >= 0 leave the
+-- fds' positions alone; nil uses the position.
+function Session:copy_range(src, off_in, dst, off_out, len)
+  local ud = self._ud
+  if not ud then closed() end
+  local ok, msg, err = core_open(ud, src, off_in, dst, off_out, len)
+  if not ok then return nil, msg, err end
+  return core_run(ud)
+end
+
+--- s:tee(src, {dst1, dst2, ...} [, len]): the same bytes to every destination.
+-- @return bytes delivered to every destination.
+function Session:tee(src, dsts, len)
+  local ud = self._ud
+  if not ud then closed() end
+  local ok, msg, err = core.open_tee(ud, src, nil, dsts, len)
+  if not ok then return nil, msg, err end
+  return core_run(ud)
+end
+
+--- s:open(src, dst [, len [, off_in [, off_out]]]): begin a resumable
+-- transfer; s:step() moves it.  @return true, or nil, message, errno_name.
+function Session:open(src, dst, len, off_in, off_out)
+  local ud = self._ud
+  if not ud then closed() end
+  local ok, msg, err = core_open(ud, src, off_in, dst, off_out, len)
+  if not ok then return nil, msg, err end
+  return true
+end
+
+--- s:open_tee(src, dsts [, len]), s:open_buf(buf, dst [, len]): as s:open.
+function Session:open_tee(src, dsts, len)
+  local ud = self._ud
+  if not ud then closed() end
+  local ok, msg, err = core.open_tee(ud, src, nil, dsts, len)
+  if not ok then return nil, msg, err end
+  return true
+end
+
+local Buf = {}
+
+function Session:open_buf(buf, dst, len)
+  local ud = self._ud
+  if not ud then closed() end
+  if getmetatable(buf) ~= Buf then error("splicer: splicer.buf expected", 2) end
+  local bud = buf._ud
+  if not bud then error("splicer: buffer was already handed over", 2) end
+  local ok, msg, err = core.open_buf(ud, bud, len or buf._size, dst)
+  if not ok then return nil, msg, err end
+  -- The session owns the sealed buffer now (the generated layer has already
+  -- detached the userdata from it).
+  buf._ud = nil
+  return true
+end
+
+--- s:send(buf, dst [, len]): hand a splicer.buf over (it is sealed read-only
+-- and belongs to the session from now on) and deliver its first len bytes.
+function Session:send(buf, dst, len)
+  local ok, msg, err = self:open_buf(buf, dst, len)
+  if not ok then return nil, msg, err end
+  return core_run(self._ud)
+end
+
+--- s:step() @return bytes delivered by this step (> 0), 0 when finished,
+-- or nil, message, errno_name ("EAGAIN": see s:wait()).
+function Session:step()
+  local ud = self._ud
+  if not ud then closed() end
+  return core_step(ud)
+end
+
+--- s:run() step until finished. @return bytes delivered by this call.
+function Session:run()
+  local ud = self._ud
+  if not ud then closed() end
+  return core_run(ud)
+end
+
+--- s:wait() after EAGAIN: @return fd, "r" (wait until readable) or "w".
+function Session:wait()
+  local ud = self._ud
+  if not ud then closed() end
+  local fd, events, err = core_wait(ud)
+  if not fd then return nil, events, err end
+  return fd, events == core.POLLIN and "r" or "w"
+end
+
+--- s:abort() end the transfer. @return bytes dropped (consumed, undelivered).
+function Session:abort()
+  local ud = self._ud
+  if not ud then closed() end
+  return core.abort(ud)
+end
+
+--- s:progress() @return {consumed, delivered, pending, method (name), finished}.
+function Session:progress()
+  local ud = self._ud
+  if not ud then closed() end
+  local p, msg, err = core.progress_get(ud)
+  if not p then return nil, msg, err end
+  p.method = core.method_name(p.method)
+  return p
+end
+
+--- s:stats() @return {bytes, syscalls, fallbacks, eagain, bytes_by_method}.
+function Session:stats()
+  local ud = self._ud
+  if not ud then closed() end
+  return core.stats_get(ud)
+end
+
+--- s:close(): free the session and its pipes; the caller's fds stay open.
+-- Closing twice is fine.
+function Session:close()
+  local ud = self._ud
+  if ud then
+    self._ud = nil
+    core.session_free(ud)
+  end
+end
+
+function Session:is_closed() return self._ud == nil end
+
+Session.__gc = Session.close
+Session.__close = Session.close   -- local s <close> = splicer.session()
+
+function Session:__tostring()
+  if not self._ud then return "splicer.session (closed)" end
+  local p = core.progress_get(self._ud)
+  return ("splicer.session (%s, %s)"):format(
+    p and core.method_name(p.method) or "?",
+    (not p or p.method == core.METHOD_NONE) and "idle"
+      or p.finished and "finished" or "open")
+end
+
+-- ---------------------------------------------------------------------------
+-- Sealed buffers for vmsplice
+
+Buf.__index = Buf
+Buf.__name = "splicer.buf"
+
+--- splicer.buf(size): page-aligned memory to fill and hand to s:send().
+function M.buf(size)
+  local ud, msg, err = core.buf_new(size)
+  if not ud then return nil, msg, err end
+  return setmetatable({ _ud = ud, _size = size }, Buf)
+end
+
+local function unsealed(buf)
+  local ud = buf._ud
+  if not ud then
+    error("splicer: buffer was handed over to a session (it is read-only now)", 3)
+  end
+  return ud
+end
+
+--- buf:write(str [, offset]): copy str into the buffer at the 0-based
+-- offset (default 0).  @return offset just past the written bytes, or
+-- nil, message, errno_name when it does not fit.
+function Buf:write(str, offset)
+  local ud = unsealed(self)
+  offset = offset or 0
+  local n, msg, err = core.buf_write(ud, offset, str)
+  if not n then return nil, msg, err end
+  return offset + n
+end
+
+function Buf:size() return self._size end
+Buf.__len = Buf.size
+function Buf:is_sealed() return self._ud == nil end
+
+--- buf:free(): release a buffer that was never handed over (optional: the
+-- collector does it too).
+function Buf:free()
+  local ud = self._ud
+  if ud then
+    self._ud = nil
+    core.buf_free(ud)
+  end
+end
+
+function Buf:__tostring()
+  return ("splicer.buf (%d bytes%s)"):format(self._size, self._ud and "" or ", handed over")
+end
+
+M.Session, M.Buf = Session, Buf
+
+-- ---------------------------------------------------------------------------
+-- One-shot convenience: splicer.copy(src, dst [, len]) on a shared session.
+
+local shared
+function M.copy(src, dst, len)
+  if not shared then
+    local msg, err
+    shared, msg, err = M.session()
+    if not shared then return nil, msg, err end
+  end
+  local n, msg, err = shared:copy(src, dst, len)
+  if not n then
+    -- never leave the next call an EBUSY: drop what this one left pending
+    shared:abort()
+    return nil, msg, err
+  end
+  return n
+end
+
+return M
