@@ -86,12 +86,12 @@ def main():
             v = cmd["gb_per_cpu_s"] / best_peer["gb_per_cpu_s"]
             targets.append((label[p], "splicer command >= 1.0x best peer (GB/CPU-s)",
                             f"{cmd['contender']} {v:.2f}x {best_peer['contender']}",
-                            v >= 1.0))
+                            v >= 1.0, v >= 0.95))
         auto, rw = find("splicer auto"), find("read/write loop")
         if p in RW_PAIRS and auto and rw:
             v = auto["gb_per_cpu_s"] / rw["gb_per_cpu_s"]
             targets.append((label[p], ">= 3x read/write loop (GB/CPU-s)",
-                            f"splicer auto {v:.2f}x", v >= 3.0))
+                            f"splicer auto {v:.2f}x", v >= 3.0, v >= 2.85))
         for r in rows:
             if not (ok(r) and r["kind"] == "splicer"):
                 continue
@@ -104,7 +104,7 @@ def main():
             sc_ok = sr is not None and sb is not None and sr <= sb * 1.05
             targets.append((label[p], f"{r['contender']} within 10% of {bare['contender']}",
                             f"{v:.2f}x GB/CPU-s; syscalls/GiB {fmt(sr,0)} vs {fmt(sb,0)}",
-                            v >= 0.9 and sc_ok))
+                            v >= 0.9 and sc_ok, v >= 0.85 and sc_ok))
 
     w("## Targets\n")
     w("Reported, not asserted. One run on a shared 2-core machine: ratios "
@@ -112,9 +112,12 @@ def main():
     w("| pair | target | measured | met |")
     w("|---|---|---|---|")
     for t in targets:
-        w(f"| {t[0]} | {t[1]} | {t[2]} | {'yes' if t[3] else '**no**'} |")
+        verdict = "yes" if t[3] else ("no, within 5% (noise)" if t[4] else "**no**")
+        w(f"| {t[0]} | {t[1]} | {t[2]} | {verdict} |")
     missed = [t for t in targets if not t[3]]
-    w(f"\n{len(targets) - len(missed)} of {len(targets)} targets met.\n")
+    near = [t for t in missed if t[4]]
+    w(f"\n{len(targets) - len(missed)} of {len(targets)} targets met; "
+      f"{len(near)} more missed by less than 5%.\n")
     here = os.path.dirname(os.path.abspath(__file__))
     analysis = os.path.join(here, "analysis.md")
     if os.path.exists(analysis):

@@ -497,11 +497,11 @@ static void print_table(const struct bench_env *env, const struct result *res,
         if (res[k].pair == r->pair && res[k].ok && res[k].c->kind == KIND_BARE &&
             res[k].c->bare == BARE_RW)
           rw = res[k].gb_per_cpu;
-      printf("\n%-24s %-16s %8s %9s %13s %8s\n", bench_pairs[r->pair].label,
+      printf("\n%-26s %-16s %8s %9s %13s %8s\n", bench_pairs[r->pair].label,
              "method", "GB/s", "GB/CPU-s", "syscalls/GiB", "CPU x rw");
     }
     if (!r->ok) {
-      printf("  %-22s failed: %s\n", r->c->name, r->error);
+      printf("  %-24s failed: %s\n", r->c->name, r->error);
       continue;
     }
     char sc[32] = "-";
@@ -510,7 +510,7 @@ static void print_table(const struct bench_env *env, const struct result *res,
     char ratio[16] = "-";
     if (rw > 0)
       snprintf(ratio, sizeof ratio, "%.2f", r->gb_per_cpu / rw);
-    printf("  %-22s %-16s %8.2f %9.2f %13s %8s\n", r->c->name, method_label(r),
+    printf("  %-24s %-16s %8.2f %9.2f %13s %8s\n", r->c->name, method_label(r),
            r->gbps, r->gb_per_cpu, sc, ratio);
   }
   fflush(stdout);
