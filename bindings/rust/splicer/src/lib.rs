@@ -27,9 +27,9 @@
 //! - [`Session`]: [`copy`](Session::copy), [`copy_n`](Session::copy_n),
 //!   [`copy_range`](Session::copy_range), [`tee`](Session::tee),
 //!   [`send_buf`](Session::send_buf); and for event loops, a resumable
-//!   [`Transfer`] from [`Session::open`]: [`step`](Transfer::step),
-//!   [`wait`](Transfer::wait), [`abort`](Transfer::abort),
-//!   [`progress`](Transfer::progress).
+//!   transfer: [`open`](Session::open), [`step`](Session::step),
+//!   [`wait`](Session::wait), [`abort`](Session::abort),
+//!   [`progress`](Session::progress).
 //! - [`Buf`]: memory for vmsplice whose hand-over is a move.
 //! - [`raw`]: the syscalls one by one.
 //! - `tokio` (feature `tokio`): async copy and tee driven by the reactor.
@@ -47,6 +47,29 @@
 //! the peer reads them: rewriting the file in place meanwhile can change
 //! what the peer reads.  [`raw::vmsplice`] is `unsafe` for the same reason;
 //! [`Buf`] makes the session's vmsplice safe.
+//!
+//! # What the compiler enforces
+//! A session is not `Sync`:
+//! ```compile_fail
+//! fn shared<T: Sync>(_: &T) {}
+//! shared(&splicer::Session::new().unwrap());
+//! ```
+//! A buffer handed over cannot be written any more:
+//! ```compile_fail
+//! let mut buf = splicer::Buf::new(10).unwrap();
+//! let (r, w) = splicer::raw::pipe().unwrap();
+//! splicer::Session::new().unwrap().send_buf(buf, 10, &w).unwrap();
+//! buf[0] = 1;
+//! ```
+//! An fd cannot be closed while an open transfer uses it:
+//! ```compile_fail
+//! let (r, w) = splicer::raw::pipe().unwrap();
+//! let zero = std::fs::File::open("/dev/zero").unwrap();
+//! let mut s = splicer::Session::new().unwrap();
+//! s.open(&zero, &w).unwrap();
+//! drop(w);
+//! s.step().unwrap();
+//! ```
 #![warn(missing_docs)]
 
 use std::cell::RefCell;
@@ -65,7 +88,7 @@ pub mod tokio;
 pub use buf::Buf;
 pub use error::{errname, errno, TransferError};
 pub use method::{Method, Methods};
-pub use session::{Builder, Interest, OpenBufError, Opt, Progress, Session, Stats, Transfer, Wait};
+pub use session::{Builder, Interest, OpenBufError, Opt, Progress, Session, Stats, Wait};
 
 /// The raw C API, re-exported for what this crate does not wrap.
 ///
@@ -75,10 +98,10 @@ pub use session::{Builder, Interest, OpenBufError, Opt, Progress, Session, Stats
 pub use splicer_sys as sys;
 
 thread_local! {
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+    static SESSION: RefCell<Option<Session<'static>>> = const { RefCell::new(None) };
 }
 
-fn with_thread_session<R>(f: impl FnOnce(&mut Session) -> io::Result<R>) -> io::Result<R> {
+fn with_thread_session<R>(f: impl FnOnce(&mut Session<'static>) -> io::Result<R>) -> io::Result<R> {
     SESSION.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slot) => {
             if slot.is_none() {

@@ -17,10 +17,11 @@ use splicer_sys as sys;
 /// assert_eq!(Method::SplicePipe.name(), "splice_pipe");
 /// assert_eq!(Method::from_raw(1), Method::CopyFileRange);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Method {
     /// No transfer yet.
+    #[default]
     None,
     /// copy_file_range(2): file to file, in the kernel.
     CopyFileRange,

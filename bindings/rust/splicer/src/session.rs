@@ -96,18 +96,19 @@ impl Opt {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct Session {
+pub struct Session<'fd> {
     raw: NonNull<sys::splicer_session>,
-    /// Bytes dropped when a transfer was aborted or dropped unfinished.
-    dropped: u64,
+    /// The fds of a transfer opened with `open*` stay borrowed for 'fd: the
+    /// C session keeps their numbers and uses them on every step.
+    _fds: PhantomData<BorrowedFd<'fd>>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
 // SAFETY: the C session has no thread affinity; it may be used by one
 // thread at a time, which `&mut self` and `!Sync` guarantee.
-unsafe impl Send for Session {}
+unsafe impl Send for Session<'_> {}
 
-impl Drop for Session {
+impl Drop for Session<'_> {
     fn drop(&mut self) {
         // SAFETY: raw came from splicer_session_new and is freed once.
         unsafe { sys::splicer_session_free(self.raw.as_ptr()) }
@@ -166,7 +167,7 @@ impl Builder {
     }
 
     /// Never block: a step that cannot progress fails with
-    /// [`WouldBlock`](io::ErrorKind::WouldBlock) and [`Transfer::wait`] says
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock) and [`Session::wait`] says
     /// which fd to poll.  The whole-transfer calls ([`Session::copy`], ...)
     /// still finish: they poll for themselves.
     ///
@@ -231,7 +232,7 @@ impl Builder {
     /// let err = splicer::Session::builder().chunk(0).build().unwrap_err();
     /// assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     /// ```
-    pub fn build(self) -> io::Result<Session> {
+    pub fn build<'fd>(self) -> io::Result<Session<'fd>> {
         let mut s = Session::new()?;
         for (opt, value) in self.opts {
             s.set(opt, value)?;
@@ -267,11 +268,6 @@ pub struct Progress {
     pub finished: bool,
 }
 
-impl Default for Method {
-    fn default() -> Self {
-        Method::None
-    }
-}
 
 /// Cumulative statistics of a session over all its transfers.
 ///
@@ -340,56 +336,27 @@ impl Interest {
     }
 }
 
-/// The fd a blocked transfer waits on, and for what ([`Transfer::wait`]).
+/// The fd a blocked transfer waits on, and for what ([`Session::wait`]).
 ///
 /// ```
-/// # let mut s = splicer::Session::builder().nonblocking(true).build()?;
 /// # let (r, w) = splicer::raw::pipe()?;
 /// let null = std::fs::File::create("/dev/null")?;
-/// let mut t = s.open(&r, &null)?;
-/// assert_eq!(t.step().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-/// let w8 = t.wait()?;
+/// # let mut s = splicer::Session::builder().nonblocking(true).build()?;
+/// s.open(&r, &null)?;
+/// assert_eq!(s.step().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+/// let w8 = s.wait()?;
 /// assert_eq!(w8.interest, splicer::Interest::Readable);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct Wait<'a> {
+pub struct Wait {
     /// The source or one of the destinations.
-    pub fd: BorrowedFd<'a>,
+    pub fd: RawFd,
     /// What to wait for.
     pub interest: Interest,
 }
 
-/// An open transfer: bytes move when it is stepped or run.  It borrows the
-/// session and the fds for as long as it lives.
-///
-/// Dropping a transfer that still holds pending bytes (consumed from the
-/// source but not delivered) drops them, as [`abort`](Transfer::abort)
-/// does; [`Session::dropped`] then says how many.
-///
-/// ```
-/// let mut s = splicer::Session::new()?;
-/// let (r, w) = splicer::raw::pipe()?;
-/// let zero = std::fs::File::open("/dev/zero")?;
-/// let mut t = s.open_n(&zero, &w, 10_000)?;
-/// let mut total = 0;
-/// loop {
-///     match t.step()? {
-///         0 => break,
-///         n => total += n,
-///     }
-/// }
-/// assert_eq!(total, 10_000);
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Debug)]
-#[must_use = "nothing moves until the transfer is stepped or run"]
-pub struct Transfer<'a> {
-    session: &'a mut Session,
-    fds: PhantomData<BorrowedFd<'a>>,
-}
-
-impl Session {
+impl<'fd> Session<'fd> {
     /// A session with default options.
     ///
     /// # Errors
@@ -399,12 +366,12 @@ impl Session {
     /// let s = splicer::Session::new()?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new() -> io::Result<Session> {
+    pub fn new() -> io::Result<Session<'fd>> {
         let mut raw = std::ptr::null_mut();
         // SAFETY: raw is a valid out-pointer.
         check(unsafe { sys::splicer_session_new(&mut raw) }.into())?;
         let raw = NonNull::new(raw).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        Ok(Session { raw, dropped: 0, _not_sync: PhantomData })
+        Ok(Session { raw, _fds: PhantomData, _not_sync: PhantomData })
     }
 
     /// A [`Builder`] to set options.
@@ -589,28 +556,28 @@ impl Session {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn send_buf(&mut self, buf: Buf, len: usize, dst: impl AsFd) -> io::Result<u64> {
-        let dst = dst.as_fd();
-        let r = self.open_buf(buf, len, &dst).map(drop).map_err(|e| e.error);
+        // SAFETY: dst is borrowed for the whole call.
+        let r = unsafe { self.open_buf_fd(buf, len, dst.as_fd().as_raw_fd()) }.map_err(|e| e.error);
         self.finish("send_buf", r)
     }
 
     /// Begins a transfer from `src` to `dst` until `src` ends, at their
-    /// file positions.  Nothing moves until the [`Transfer`] is stepped.
+    /// file positions.  Nothing moves until the session is [stepped](Session::step) or [run](Session::run).
     ///
     /// # Errors
     /// `EBADF` (fd not open, not readable/writable), `EINVAL` (same pipe or
     /// socket on both ends), `EOPNOTSUPP` (no allowed method applies).
     ///
     /// ```
-    /// let mut s = splicer::Session::new()?;
     /// let (r, w) = splicer::raw::pipe()?;
     /// drop(w);
     /// let null = std::fs::File::create("/dev/null")?;
-    /// let mut t = s.open(&r, &null)?;
-    /// assert_eq!(t.run()?, 0);
+    /// let mut s = splicer::Session::new()?;
+    /// s.open(&r, &null)?;
+    /// assert_eq!(s.run()?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(&'a mut self, src: &'a S, dst: &'a D) -> io::Result<Transfer<'a>> {
+    pub fn open<S: AsFd + ?Sized, D: AsFd + ?Sized>(&mut self, src: &'fd S, dst: &'fd D) -> io::Result<()> {
         self.open_n(src, dst, TO_EOF)
     }
 
@@ -620,16 +587,16 @@ impl Session {
     /// As [`open`](Session::open).
     ///
     /// ```
-    /// let mut s = splicer::Session::new()?;
     /// let (r, w) = splicer::raw::pipe()?;
     /// let zero = std::fs::File::open("/dev/zero")?;
-/// let t = s.open_n(&zero, &w, 100)?;
+    /// let mut s = splicer::Session::new()?;
+/// s.open_n(&zero, &w, 100)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open_n<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(&'a mut self, src: &'a S, dst: &'a D, len: u64) -> io::Result<Transfer<'a>> {
-        // SAFETY: the fds are borrowed for 'a, as long as the transfer.
+    pub fn open_n<S: AsFd + ?Sized, D: AsFd + ?Sized>(&mut self, src: &'fd S, dst: &'fd D, len: u64) -> io::Result<()> {
+        // SAFETY: the fds are borrowed for 'fd, as long as the session.
         unsafe { self.open_fds(src.as_fd().as_raw_fd(), OFF_CUR, dst.as_fd().as_raw_fd(), OFF_CUR, len)? };
-        Ok(Transfer { session: self, fds: PhantomData })
+        Ok(())
     }
 
     /// Begins a transfer with explicit offsets: `Some(off)` reads or writes
@@ -641,26 +608,26 @@ impl Session {
     /// socket.
     ///
     /// ```
-    /// let mut s = splicer::Session::new()?;
     /// let (r, w) = splicer::raw::pipe()?;
     /// let src = std::fs::File::open("/dev/zero")?;
+    /// let mut s = splicer::Session::new()?;
     /// let err = s.open_range(&r, Some(0), &w, None, 1).unwrap_err();
     /// assert_eq!(err.raw_os_error(), Some(libc::ESPIPE));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open_range<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(
-        &'a mut self,
-        src: &'a S,
+    pub fn open_range<S: AsFd + ?Sized, D: AsFd + ?Sized>(
+        &mut self,
+        src: &'fd S,
         src_off: Option<u64>,
-        dst: &'a D,
+        dst: &'fd D,
         dst_off: Option<u64>,
         len: u64,
-    ) -> io::Result<Transfer<'a>> {
+    ) -> io::Result<()> {
         let src_off = src_off.map_or(Ok(OFF_CUR), offset)?;
         let dst_off = dst_off.map_or(Ok(OFF_CUR), offset)?;
-        // SAFETY: the fds are borrowed for 'a, as long as the transfer.
+        // SAFETY: the fds are borrowed for 'fd, as long as the session.
         unsafe { self.open_fds(src.as_fd().as_raw_fd(), src_off, dst.as_fd().as_raw_fd(), dst_off, len)? };
-        Ok(Transfer { session: self, fds: PhantomData })
+        Ok(())
     }
 
     /// Begins a fan-out of at most `len` bytes (`u64::MAX`: until `src`
@@ -671,18 +638,18 @@ impl Session {
     /// destinations.
     ///
     /// ```
-    /// let mut s = splicer::Session::new()?;
     /// let null = std::fs::File::create("/dev/null")?;
     /// let zero = std::fs::File::open("/dev/zero")?;
-    /// let mut t = s.open_tee(&zero, &[&null, &null], 1 << 16)?;
-    /// assert_eq!(t.run()?, 1 << 16);
+    /// let mut s = splicer::Session::new()?;
+    /// s.open_tee(&zero, &[&null, &null], 1 << 16)?;
+    /// assert_eq!(s.run()?, 1 << 16);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open_tee<'a, S: AsFd + ?Sized, D: AsFd + ?Sized>(&'a mut self, src: &'a S, dsts: &[&'a D], len: u64) -> io::Result<Transfer<'a>> {
+    pub fn open_tee<S: AsFd + ?Sized, D: AsFd + ?Sized>(&mut self, src: &'fd S, dsts: &[&'fd D], len: u64) -> io::Result<()> {
         let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
-        // SAFETY: the fds are borrowed for 'a, as long as the transfer.
+        // SAFETY: the fds are borrowed for 'fd, as long as the session.
         unsafe { self.open_tee_fds(src.as_fd().as_raw_fd(), &fds, len)? };
-        Ok(Transfer { session: self, fds: PhantomData })
+        Ok(())
     }
 
     /// Begins sending the first `len` bytes of `buf` to `dst` with
@@ -703,15 +670,20 @@ impl Session {
     /// let buf = err.buf; // still ours
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open_buf<'a, D: AsFd + ?Sized>(&'a mut self, buf: Buf, len: usize, dst: &'a D) -> Result<Transfer<'a>, OpenBufError> {
-        // SAFETY: a live session, a buffer never handed over (Buf owns it),
-        // and a borrowed fd.
-        let r = unsafe { sys::splicer_open_buf(self.raw.as_ptr(), buf.as_raw(), len, dst.as_fd().as_raw_fd()) };
-        match check(r.into()) {
+    pub fn open_buf<D: AsFd + ?Sized>(&mut self, buf: Buf, len: usize, dst: &'fd D) -> Result<(), OpenBufError> {
+        // SAFETY: dst is borrowed for 'fd, as long as the session.
+        unsafe { self.open_buf_fd(buf, len, dst.as_fd().as_raw_fd()) }
+    }
+
+    /// # Safety
+    /// The fd must stay open until the transfer ends or is replaced.
+    unsafe fn open_buf_fd(&mut self, buf: Buf, len: usize, fd: RawFd) -> Result<(), OpenBufError> {
+        // A buffer owned by a Buf was never handed over.
+        match check(sys::splicer_open_buf(self.raw.as_ptr(), buf.as_raw(), len, fd).into()) {
             Ok(_) => {
-                // The session owns the buffer now.
+                // The session owns the buffer now: it seals and frees it.
                 std::mem::forget(buf);
-                Ok(Transfer { session: self, fds: PhantomData })
+                Ok(())
             }
             Err(error) => Err(OpenBufError { error, buf }),
         }
@@ -757,19 +729,6 @@ impl Session {
         }
     }
 
-    /// Bytes dropped so far because a transfer was aborted, dropped while
-    /// it held pending bytes, or failed in a whole-transfer call: taken from
-    /// a source and never delivered.
-    ///
-    /// ```
-    /// let s = splicer::Session::new()?;
-    /// assert_eq!(s.dropped(), 0);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
     /// # Safety
     /// The fds must stay open until the transfer ends or is replaced.
     pub(crate) unsafe fn open_fds(&mut self, fd_in: RawFd, off_in: i64, fd_out: RawFd, off_out: i64, len: u64) -> io::Result<()> {
@@ -784,7 +743,7 @@ impl Session {
 
     pub(crate) fn step_raw(&mut self) -> io::Result<u64> {
         // SAFETY: a live session; the fds of its transfer are borrowed by
-        // the Transfer (or the whole-transfer call) that calls this.
+        // for 'fd by open*, or for the whole call by copy*.
         check(unsafe { sys::splicer_step(self.raw.as_ptr()) })
     }
 
@@ -799,7 +758,6 @@ impl Session {
     pub(crate) fn abort_raw(&mut self) -> u64 {
         // SAFETY: a live session; abort touches only the session's pipes.
         let n = unsafe { sys::splicer_abort(self.raw.as_ptr()) }.max(0) as u64;
-        self.dropped += n;
         n
     }
 
@@ -862,46 +820,46 @@ fn offset(off: u64) -> io::Result<i64> {
     i64::try_from(off).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-impl<'a> Transfer<'a> {
+impl<'fd> Session<'fd> {
     /// Moves bytes: pending ones first, then at most one chunk more.
     /// Returns the bytes delivered by this step, 0 when the transfer is
     /// finished.
     ///
     /// # Errors
     /// [`WouldBlock`](io::ErrorKind::WouldBlock) in non-blocking use (see
-    /// [`wait`](Transfer::wait)); any other OS error (`EPIPE`, ...), after
-    /// which [`progress`](Transfer::progress) says what was delivered.
+    /// [`wait`](Session::wait)); any other OS error (`EPIPE`, ...), after
+    /// which [`progress`](Session::progress) says what was delivered.
     ///
     /// ```
-    /// let mut s = splicer::Session::new()?;
     /// let (r, w) = splicer::raw::pipe()?;
 /// let zero = std::fs::File::open("/dev/zero")?;
-    /// let mut t = s.open_n(&zero, &w, 10)?;
-    /// assert_eq!(t.step()?, 10);
-    /// assert_eq!(t.step()?, 0);
+    /// let mut s = splicer::Session::new()?;
+    /// s.open_n(&zero, &w, 10)?;
+    /// assert_eq!(s.step()?, 10);
+    /// assert_eq!(s.step()?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn step(&mut self) -> io::Result<u64> {
-        self.session.step_raw()
+        self.step_raw()
     }
 
     /// Steps until finished; returns the bytes delivered by this call.
     ///
     /// # Errors
-    /// As [`step`](Transfer::step); on `WouldBlock` what was delivered so
-    /// far is in [`progress`](Transfer::progress).
+    /// As [`step`](Session::step); on `WouldBlock` what was delivered so
+    /// far is in [`progress`](Session::progress).
     ///
     /// ```
-    /// let mut s = splicer::Session::new()?;
     /// let (r, w) = splicer::raw::pipe()?;
 /// let zero = std::fs::File::open("/dev/zero")?;
-    /// let mut t = s.open_n(&zero, &w, 1000)?;
-    /// assert_eq!(t.run()?, 1000);
+    /// let mut s = splicer::Session::new()?;
+    /// s.open_n(&zero, &w, 1000)?;
+    /// assert_eq!(s.run()?, 1000);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn run(&mut self) -> io::Result<u64> {
         // SAFETY: a live session whose fds this transfer borrows.
-        check(unsafe { sys::splicer_run(self.session.raw.as_ptr()) })
+        check(unsafe { sys::splicer_run(self.raw.as_ptr()) })
     }
 
     /// After a step failed with `WouldBlock`: the fd to poll, and for what.
@@ -910,36 +868,34 @@ impl<'a> Transfer<'a> {
     /// `EINVAL` when the last step did not fail with `WouldBlock`.
     ///
     /// ```
-    /// let mut s = splicer::Session::builder().nonblocking(true).build()?;
     /// let (r, w) = splicer::raw::pipe()?;
     /// let null = std::fs::File::create("/dev/null")?;
-    /// let mut t = s.open(&r, &null)?;
-    /// assert!(t.step().is_err()); // nothing written to the pipe yet
-    /// let wait = t.wait()?;
+    /// let mut s = splicer::Session::builder().nonblocking(true).build()?;
+    /// s.open(&r, &null)?;
+    /// assert!(s.step().is_err()); // nothing written to the pipe yet
+    /// let wait = s.wait()?;
     /// assert_eq!(wait.interest, splicer::Interest::Readable);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn wait(&self) -> io::Result<Wait<'a>> {
-        let (fd, interest) = self.session.wait_raw()?;
-        // SAFETY: the fd is the source or a destination of this transfer,
-        // which are borrowed for 'a.
-        Ok(Wait { fd: unsafe { BorrowedFd::borrow_raw(fd) }, interest })
+    pub fn wait(&self) -> io::Result<Wait> {
+        let (fd, interest) = self.wait_raw()?;
+        Ok(Wait { fd, interest })
     }
 
     /// Polls (blocking the thread) until the fd named by
-    /// [`wait`](Transfer::wait) is ready.
+    /// [`wait`](Session::wait) is ready.
     ///
     /// # Errors
-    /// As [`wait`](Transfer::wait), or poll(2)'s error.
+    /// As [`wait`](Session::wait), or poll(2)'s error.
     ///
     /// ```
-    /// let mut s = splicer::Session::builder().nonblocking(true).build()?;
     /// let (r, w) = splicer::raw::pipe()?;
 /// let zero = std::fs::File::open("/dev/zero")?;
-    /// let mut t = s.open_n(&zero, &w, 1 << 20)?;
+    /// let mut s = splicer::Session::builder().nonblocking(true).build()?;
+    /// s.open_n(&zero, &w, 1 << 20)?;
     /// let mut total = 0;
     /// while total < 1 << 16 {
-    ///     match t.step() {
+    ///     match s.step() {
     ///         Ok(n) => total += n,
     ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break, // pipe full
     ///         Err(e) => return Err(e),
@@ -948,63 +904,22 @@ impl<'a> Transfer<'a> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn poll(&self) -> io::Result<()> {
-        let (fd, interest) = self.session.wait_raw()?;
+        let (fd, interest) = self.wait_raw()?;
         poll_fd(fd, interest)
     }
 
     /// Ends the transfer, dropping pending bytes; returns how many.
     ///
     /// ```
-    /// let mut s = splicer::Session::new()?;
     /// let (r, w) = splicer::raw::pipe()?;
 /// let zero = std::fs::File::open("/dev/zero")?;
-    /// let t = s.open_n(&zero, &w, 10)?;
-    /// assert_eq!(t.abort(), 0); // nothing moved yet
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn abort(self) -> u64 {
-        let mut this = std::mem::ManuallyDrop::new(self);
-        this.session.abort_raw()
-    }
-
-    /// Where the transfer stands.
-    ///
-    /// ```
     /// let mut s = splicer::Session::new()?;
-    /// let (r, w) = splicer::raw::pipe()?;
-/// let zero = std::fs::File::open("/dev/zero")?;
-    /// let mut t = s.open_n(&zero, &w, 10)?;
-    /// t.run()?;
-    /// assert!(t.progress().finished);
+    /// s.open_n(&zero, &w, 10)?;
+    /// assert_eq!(s.abort(), 0); // nothing moved yet
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn progress(&self) -> Progress {
-        self.session.progress()
-    }
-
-    /// The session's statistics.
-    ///
-    /// ```
-    /// let mut s = splicer::Session::new()?;
-    /// let (r, w) = splicer::raw::pipe()?;
-/// let zero = std::fs::File::open("/dev/zero")?;
-    /// let mut t = s.open_n(&zero, &w, 10)?;
-    /// t.run()?;
-    /// assert_eq!(t.stats().bytes, 10);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.session.stats()
-    }
-}
-
-impl Drop for Transfer<'_> {
-    fn drop(&mut self) {
-        // Pending bytes could only be delivered through this transfer: once
-        // it is gone they would make every later open fail with EBUSY.
-        if self.session.progress().pending > 0 {
-            self.session.abort_raw();
-        }
+    pub fn abort(&mut self) -> u64 {
+        self.abort_raw()
     }
 }
 

@@ -23,13 +23,17 @@
 //! # Dropping the future
 //! A transfer moves bytes from the source into the session's pipe and from
 //! there to the destination.  If the future is dropped (a timeout, a
-//! `select!` that chose another branch) while bytes sit in that pipe — taken
-//! from the source, not yet delivered — they are dropped: the destination
-//! has received exactly [`Progress::delivered`](crate::Progress) bytes, the
-//! source has lost `consumed` bytes, and the difference is added to
-//! [`Session::dropped`].  Nothing is delivered twice, and bytes the session
-//! never took stay in the source.  To stop a transfer without losing bytes,
-//! stop the source first (shut down its writer) and let the copy finish.
+//! `select!` that chose another branch) the transfer simply stops where it
+//! was: the destination has received exactly
+//! [`progress().delivered`](crate::Progress) bytes, bytes the session never
+//! took stay in the source, and bytes taken but not yet delivered
+//! (`progress().pending`) stay in the session.  Nothing is lost or
+//! delivered twice.  With [`copy_with`] the session is yours: deliver the
+//! pending bytes with [`Session::step`]/[`Session::run`] (the fds are still
+//! borrowed by it), or drop them with [`Session::abort`], which says how
+//! many; until then a new transfer on it fails with `EBUSY`.  With [`copy`]
+//! and [`tee`] the session is dropped with the future, and the pending
+//! bytes with it.
 //!
 //! ```no_run
 //! # async fn f(src: tokio::net::TcpStream, dst: tokio::net::TcpStream) -> std::io::Result<()> {
@@ -37,8 +41,9 @@
 //! let mut s = splicer::Session::new()?;
 //! let r = tokio::time::timeout(Duration::from_secs(5), splicer::tokio::copy_with(&mut s, &src, &dst, u64::MAX)).await;
 //! if r.is_err() {
-//!     let p = s.progress();
-//!     println!("timed out: {} delivered, {} dropped", p.delivered, s.dropped());
+//!     let delivered = s.progress().delivered;
+//!     let dropped = s.abort();
+//!     println!("timed out: {delivered} delivered, {dropped} taken from the source and dropped");
 //! }
 //! # Ok(()) }
 //! ```
@@ -53,7 +58,7 @@ use ::tokio::net::unix::pipe;
 use ::tokio::net::{TcpStream, UnixStream};
 
 use crate::error::TransferError;
-use crate::{Interest, Opt, Session, Transfer};
+use crate::{Interest, Opt, Session};
 
 /// An fd that tokio can wait on.
 ///
@@ -195,15 +200,15 @@ where
 /// let n = splicer::tokio::copy_with(&mut s, &a, &b, 1 << 30).await?;
 /// # Ok(()) }
 /// ```
-pub async fn copy_with<S, D>(session: &mut Session, src: &S, dst: &D, len: u64) -> io::Result<u64>
+pub async fn copy_with<'a, S, D>(session: &mut Session<'a>, src: &'a S, dst: &'a D, len: u64) -> io::Result<u64>
 where
     S: AsyncEndpoint + Sync + ?Sized,
     D: AsyncEndpoint + Sync + ?Sized,
 {
     session.set(Opt::NONBLOCK, 1)?;
     let src_fd = src.as_fd().as_raw_fd();
-    let t = session.open_n(src, dst, len).map_err(|e| TransferError::wrap("copy", crate::Method::None, 0, e))?;
-    drive("copy", t, &CopyEnds { src, src_fd, dst }).await
+    session.open_n(src, dst, len).map_err(|e| TransferError::wrap("copy", crate::Method::None, 0, e))?;
+    drive("copy", session, &CopyEnds { src, src_fd, dst }).await
 }
 
 /// Copies `src` to every one of `dsts` (1 ..= 16) until `src` ends, on a
@@ -240,15 +245,15 @@ where
 /// let n = splicer::tokio::tee_with(&mut s, &src, &[&a], 1 << 20).await?;
 /// # Ok(()) }
 /// ```
-pub async fn tee_with<S, D>(session: &mut Session, src: &S, dsts: &[&D], len: u64) -> io::Result<u64>
+pub async fn tee_with<'a, S, D>(session: &mut Session<'a>, src: &'a S, dsts: &[&'a D], len: u64) -> io::Result<u64>
 where
     S: AsyncEndpoint + Sync + ?Sized,
     D: AsyncEndpoint + Sync + ?Sized,
 {
     session.set(Opt::NONBLOCK, 1)?;
     let src_fd = src.as_fd().as_raw_fd();
-    let t = session.open_tee(src, dsts, len).map_err(|e| TransferError::wrap("tee", crate::Method::None, 0, e))?;
-    drive("tee", t, &TeeEnds { src, src_fd, dsts }).await
+    session.open_tee(src, dsts, len).map_err(|e| TransferError::wrap("tee", crate::Method::None, 0, e))?;
+    drive("tee", session, &TeeEnds { src, src_fd, dsts }).await
 }
 
 /// The endpoints of one transfer: waits on whichever the session names.
@@ -312,13 +317,13 @@ fn tokio_interest(i: Interest) -> TokioInterest {
 /// is `WouldBlock` (so that `async_io` clears that readiness and waits
 /// again); blocked on another one it is `Blocked` (its readiness must not
 /// be cleared: nobody observed it).
-fn classify(t: &mut Transfer<'_>, awaited: Option<(RawFd, Interest)>) -> io::Result<Outcome> {
+fn classify(t: &mut Session<'_>, awaited: Option<(RawFd, Interest)>) -> io::Result<Outcome> {
     match t.step() {
         Ok(0) => Ok(Outcome::Done),
         Ok(n) => Ok(Outcome::Moved(n)),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
             let w = t.wait()?;
-            let now = (w.fd.as_raw_fd(), w.interest);
+            let now = (w.fd, w.interest);
             if awaited == Some(now) {
                 Err(e)
             } else {
@@ -329,14 +334,14 @@ fn classify(t: &mut Transfer<'_>, awaited: Option<(RawFd, Interest)>) -> io::Res
     }
 }
 
-async fn drive(op: &'static str, mut t: Transfer<'_>, ends: &impl Ends) -> io::Result<u64> {
+async fn drive(op: &'static str, t: &mut Session<'_>, ends: &impl Ends) -> io::Result<u64> {
     let mut total = 0u64;
     let mut blocked: Option<(RawFd, Interest)> = None;
     loop {
         let r = match blocked {
-            None => classify(&mut t, None),
+            None => classify(t, None),
             Some((fd, interest)) => {
-                ends.io(fd, tokio_interest(interest), || classify(&mut t, Some((fd, interest)))).await
+                ends.io(fd, tokio_interest(interest), || classify(t, Some((fd, interest)))).await
             }
         };
         match r {
@@ -350,7 +355,10 @@ async fn drive(op: &'static str, mut t: Transfer<'_>, ends: &impl Ends) -> io::R
             Ok(Outcome::Done) => return Ok(total),
             Ok(Outcome::Blocked(fd, interest)) => blocked = Some((fd, interest)),
             Err(e) => {
+                // Like the blocking whole-transfer calls: a failed
+                // destination cannot take the pending bytes any more.
                 let p = t.progress();
+                t.abort();
                 return Err(TransferError::wrap(op, p.method, p.delivered, e));
             }
         }
