@@ -299,7 +299,9 @@ fn option(v: &Value) -> Opt {
 
 fn mask(v: &Value) -> i64 {
     match v {
-        Value::Array(a) => a.iter().filter_map(|m| Method::from_name(m.as_str()?)).fold(0, |acc, m| acc | (1i64 << m.to_raw())),
+        Value::Array(a) => {
+            a.iter().filter_map(|m| Method::from_name(m.as_str()?)).fold(0, |acc, m| acc | (1i64 << m.to_raw()))
+        }
         _ => v.as_i64().unwrap_or(0),
     }
 }
@@ -611,9 +613,11 @@ fn step<'f>(
                     "syscalls" => num_meets(v, t.syscalls),
                     "fallbacks" => num_meets(v, t.fallbacks),
                     "eagain" => num_meets(v, t.eagain),
-                    "by_method" => v.as_object().unwrap().iter().all(|(m, n)| {
-                        Method::from_name(m).is_some_and(|m| num_meets(n, t.bytes_by(m)))
-                    }),
+                    "by_method" => v
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .all(|(m, n)| Method::from_name(m).is_some_and(|m| num_meets(n, t.bytes_by(m)))),
                     _ => false,
                 };
                 if !ok {
@@ -729,7 +733,8 @@ fn step<'f>(
                 pieces.push((at, l));
                 at += l;
             }
-            let slices: Vec<std::io::IoSlice> = pieces.iter().map(|&(a, l)| std::io::IoSlice::new(&d[a..a + l])).collect();
+            let slices: Vec<std::io::IoSlice> =
+                pieces.iter().map(|&(a, l)| std::io::IoSlice::new(&d[a..a + l])).collect();
             // SAFETY: d is kept unchanged until the case ends (vm_bufs).
             let r = res(unsafe { raw::vmsplice(dst.fd(), &slices, flags(&st["flags"])) });
             drop(slices);
@@ -753,7 +758,13 @@ fn step<'f>(
             let r = match (oi, oo) {
                 (Ok(a), Ok(b)) => res(raw::copy_file_range(src.fd(), a, dst.fd(), b, l as usize)),
                 (a, b) => unsafe {
-                    splicer::sys::splicer_copy_file_range(src.fd().as_raw_fd(), raw_off(a), dst.fd().as_raw_fd(), raw_off(b), l)
+                    splicer::sys::splicer_copy_file_range(
+                        src.fd().as_raw_fd(),
+                        raw_off(a),
+                        dst.fd().as_raw_fd(),
+                        raw_off(b),
+                        l,
+                    )
                 },
             };
             check(r)

@@ -133,10 +133,19 @@ fn count(r: i64) -> io::Result<usize> {
 /// assert_eq!(n, 100);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn splice(fd_in: impl AsFd, off_in: Option<u64>, fd_out: impl AsFd, off_out: Option<u64>, len: usize, flags: SpliceFlags) -> io::Result<usize> {
+pub fn splice(
+    fd_in: impl AsFd,
+    off_in: Option<u64>,
+    fd_out: impl AsFd,
+    off_out: Option<u64>,
+    len: usize,
+    flags: SpliceFlags,
+) -> io::Result<usize> {
     let (oi, oo) = (off(off_in)?, off(off_out)?);
     // SAFETY: plain syscall wrapper on borrowed fds.
-    count(unsafe { sys::splicer_splice(fd_in.as_fd().as_raw_fd(), oi, fd_out.as_fd().as_raw_fd(), oo, len as u64, flags.0) })
+    count(unsafe {
+        sys::splicer_splice(fd_in.as_fd().as_raw_fd(), oi, fd_out.as_fd().as_raw_fd(), oo, len as u64, flags.0)
+    })
 }
 
 /// tee(2): duplicates up to `len` bytes from pipe `fd_in` into pipe
@@ -222,10 +231,18 @@ pub fn sendfile(fd_out: impl AsFd, fd_in: impl AsFd, off_in: Option<u64>, len: u
 /// # std::fs::remove_file(p)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn copy_file_range(fd_in: impl AsFd, off_in: Option<u64>, fd_out: impl AsFd, off_out: Option<u64>, len: usize) -> io::Result<usize> {
+pub fn copy_file_range(
+    fd_in: impl AsFd,
+    off_in: Option<u64>,
+    fd_out: impl AsFd,
+    off_out: Option<u64>,
+    len: usize,
+) -> io::Result<usize> {
     let (oi, oo) = (off(off_in)?, off(off_out)?);
     // SAFETY: plain syscall wrapper on borrowed fds.
-    count(unsafe { sys::splicer_copy_file_range(fd_in.as_fd().as_raw_fd(), oi, fd_out.as_fd().as_raw_fd(), oo, len as u64) })
+    count(unsafe {
+        sys::splicer_copy_file_range(fd_in.as_fd().as_raw_fd(), oi, fd_out.as_fd().as_raw_fd(), oo, len as u64)
+    })
 }
 
 /// The capacity of a pipe in bytes (`F_GETPIPE_SZ`).

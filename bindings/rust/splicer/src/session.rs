@@ -268,7 +268,6 @@ pub struct Progress {
     pub finished: bool,
 }
 
-
 /// Cumulative statistics of a session over all its transfers.
 ///
 /// ```
@@ -495,7 +494,14 @@ impl<'fd> Session<'fd> {
     /// # std::fs::remove_file(a)?; std::fs::remove_file(b)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn copy_range(&mut self, src: impl AsFd, src_off: u64, dst: impl AsFd, dst_off: u64, len: u64) -> io::Result<u64> {
+    pub fn copy_range(
+        &mut self,
+        src: impl AsFd,
+        src_off: u64,
+        dst: impl AsFd,
+        dst_off: u64,
+        len: u64,
+    ) -> io::Result<u64> {
         let (src_off, dst_off) = (offset(src_off)?, offset(dst_off)?);
         self.copy_raw("copy_range", src.as_fd(), src_off, dst.as_fd(), dst_off, len)
     }
@@ -590,7 +596,7 @@ impl<'fd> Session<'fd> {
     /// let (r, w) = splicer::raw::pipe()?;
     /// let zero = std::fs::File::open("/dev/zero")?;
     /// let mut s = splicer::Session::new()?;
-/// s.open_n(&zero, &w, 100)?;
+    /// s.open_n(&zero, &w, 100)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn open_n<S: AsFd + ?Sized, D: AsFd + ?Sized>(&mut self, src: &'fd S, dst: &'fd D, len: u64) -> io::Result<()> {
@@ -645,7 +651,12 @@ impl<'fd> Session<'fd> {
     /// assert_eq!(s.run()?, 1 << 16);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open_tee<S: AsFd + ?Sized, D: AsFd + ?Sized>(&mut self, src: &'fd S, dsts: &[&'fd D], len: u64) -> io::Result<()> {
+    pub fn open_tee<S: AsFd + ?Sized, D: AsFd + ?Sized>(
+        &mut self,
+        src: &'fd S,
+        dsts: &[&'fd D],
+        len: u64,
+    ) -> io::Result<()> {
         let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
         // SAFETY: the fds are borrowed for 'fd, as long as the session.
         unsafe { self.open_tee_fds(src.as_fd().as_raw_fd(), &fds, len)? };
@@ -731,7 +742,14 @@ impl<'fd> Session<'fd> {
 
     /// # Safety
     /// The fds must stay open until the transfer ends or is replaced.
-    pub(crate) unsafe fn open_fds(&mut self, fd_in: RawFd, off_in: i64, fd_out: RawFd, off_out: i64, len: u64) -> io::Result<()> {
+    pub(crate) unsafe fn open_fds(
+        &mut self,
+        fd_in: RawFd,
+        off_in: i64,
+        fd_out: RawFd,
+        off_out: i64,
+        len: u64,
+    ) -> io::Result<()> {
         check(sys::splicer_open(self.raw.as_ptr(), fd_in, off_in, fd_out, off_out, len).into()).map(drop)
     }
 
@@ -757,8 +775,7 @@ impl<'fd> Session<'fd> {
 
     pub(crate) fn abort_raw(&mut self) -> u64 {
         // SAFETY: a live session; abort touches only the session's pipes.
-        let n = unsafe { sys::splicer_abort(self.raw.as_ptr()) }.max(0) as u64;
-        n
+        unsafe { sys::splicer_abort(self.raw.as_ptr()) }.max(0) as u64
     }
 
     /// Runs the open transfer to its end, polling on EAGAIN, then drops
@@ -793,7 +810,15 @@ impl<'fd> Session<'fd> {
         }
     }
 
-    fn copy_raw(&mut self, op: &'static str, src: BorrowedFd<'_>, off_in: i64, dst: BorrowedFd<'_>, off_out: i64, len: u64) -> io::Result<u64> {
+    fn copy_raw(
+        &mut self,
+        op: &'static str,
+        src: BorrowedFd<'_>,
+        off_in: i64,
+        dst: BorrowedFd<'_>,
+        off_out: i64,
+        len: u64,
+    ) -> io::Result<u64> {
         // SAFETY: src and dst are borrowed for the whole call.
         let r = unsafe { self.open_fds(src.as_raw_fd(), off_in, dst.as_raw_fd(), off_out, len) };
         self.finish(op, r)
@@ -832,7 +857,7 @@ impl<'fd> Session<'fd> {
     ///
     /// ```
     /// let (r, w) = splicer::raw::pipe()?;
-/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let zero = std::fs::File::open("/dev/zero")?;
     /// let mut s = splicer::Session::new()?;
     /// s.open_n(&zero, &w, 10)?;
     /// assert_eq!(s.step()?, 10);
@@ -851,7 +876,7 @@ impl<'fd> Session<'fd> {
     ///
     /// ```
     /// let (r, w) = splicer::raw::pipe()?;
-/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let zero = std::fs::File::open("/dev/zero")?;
     /// let mut s = splicer::Session::new()?;
     /// s.open_n(&zero, &w, 1000)?;
     /// assert_eq!(s.run()?, 1000);
@@ -890,7 +915,7 @@ impl<'fd> Session<'fd> {
     ///
     /// ```
     /// let (r, w) = splicer::raw::pipe()?;
-/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let zero = std::fs::File::open("/dev/zero")?;
     /// let mut s = splicer::Session::builder().nonblocking(true).build()?;
     /// s.open_n(&zero, &w, 1 << 20)?;
     /// let mut total = 0;
@@ -912,7 +937,7 @@ impl<'fd> Session<'fd> {
     ///
     /// ```
     /// let (r, w) = splicer::raw::pipe()?;
-/// let zero = std::fs::File::open("/dev/zero")?;
+    /// let zero = std::fs::File::open("/dev/zero")?;
     /// let mut s = splicer::Session::new()?;
     /// s.open_n(&zero, &w, 10)?;
     /// assert_eq!(s.abort(), 0); // nothing moved yet

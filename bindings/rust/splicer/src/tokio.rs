@@ -273,7 +273,12 @@ struct CopyEnds<'x, S: ?Sized, D: ?Sized> {
 }
 
 impl<S: AsyncEndpoint + Sync + ?Sized, D: AsyncEndpoint + Sync + ?Sized> Ends for CopyEnds<'_, S, D> {
-    async fn io(&self, fd: RawFd, interest: TokioInterest, f: impl FnMut() -> io::Result<Outcome> + Send) -> io::Result<Outcome> {
+    async fn io(
+        &self,
+        fd: RawFd,
+        interest: TokioInterest,
+        f: impl FnMut() -> io::Result<Outcome> + Send,
+    ) -> io::Result<Outcome> {
         if fd == self.src_fd {
             self.src.async_io(interest, f).await
         } else {
@@ -289,7 +294,12 @@ struct TeeEnds<'x, S: ?Sized, D: ?Sized> {
 }
 
 impl<S: AsyncEndpoint + Sync + ?Sized, D: AsyncEndpoint + Sync + ?Sized> Ends for TeeEnds<'_, S, D> {
-    async fn io(&self, fd: RawFd, interest: TokioInterest, f: impl FnMut() -> io::Result<Outcome> + Send) -> io::Result<Outcome> {
+    async fn io(
+        &self,
+        fd: RawFd,
+        interest: TokioInterest,
+        f: impl FnMut() -> io::Result<Outcome> + Send,
+    ) -> io::Result<Outcome> {
         if fd == self.src_fd {
             return self.src.async_io(interest, f).await;
         }
@@ -340,9 +350,7 @@ async fn drive(op: &'static str, t: &mut Session<'_>, ends: &impl Ends) -> io::R
     loop {
         let r = match blocked {
             None => classify(t, None),
-            Some((fd, interest)) => {
-                ends.io(fd, tokio_interest(interest), || classify(t, Some((fd, interest)))).await
-            }
+            Some((fd, interest)) => ends.io(fd, tokio_interest(interest), || classify(t, Some((fd, interest)))).await,
         };
         match r {
             Ok(Outcome::Moved(n)) => {

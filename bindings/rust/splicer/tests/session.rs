@@ -316,8 +316,15 @@ fn raw_wrappers() {
     assert_eq!(raw::tee(&r, &w2, 5, raw::SpliceFlags::NONBLOCK).unwrap(), 5);
     drop(w2);
     assert_eq!(read_all(r2), b"hello");
-    let err = raw::splice(File::open("/dev/zero").unwrap(), None, File::create("/dev/null").unwrap(), None, 1, raw::SpliceFlags::empty())
-        .unwrap_err();
+    let err = raw::splice(
+        File::open("/dev/zero").unwrap(),
+        None,
+        File::create("/dev/null").unwrap(),
+        None,
+        1,
+        raw::SpliceFlags::empty(),
+    )
+    .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     assert_eq!(raw::pipe_size(File::open("/dev/null").unwrap()).unwrap_err().raw_os_error(), Some(libc::EBADF));
     drop(w);

@@ -110,8 +110,9 @@ async fn idle_connection_costs_no_cpu() {
     // current_thread: the copy runs on this thread, so this thread's CPU
     // time is the copy's
     let before = cpu_time();
-    let r = tokio::time::timeout(Duration::from_millis(500), splicer::tokio::copy_with(&mut s, &src_r, &dst_w, u64::MAX))
-        .await;
+    let r =
+        tokio::time::timeout(Duration::from_millis(500), splicer::tokio::copy_with(&mut s, &src_r, &dst_w, u64::MAX))
+            .await;
     assert!(r.is_err(), "nothing was sent: the copy must still be waiting");
     let spent = cpu_time() - before;
     assert!(s.stats().syscalls < 5, "{:?}", s.stats());
@@ -138,8 +139,9 @@ async fn dropping_the_future_mid_transfer() {
     let zero = std::fs::File::open("/dev/zero").unwrap();
     let mut s = splicer::Session::builder().pipe_size(1 << 20).build().unwrap();
     // nobody reads dst: the copy fills the socket buffers and parks
-    let r = tokio::time::timeout(Duration::from_millis(300), splicer::tokio::copy_with(&mut s, &src_r, &dst_w, u64::MAX))
-        .await;
+    let r =
+        tokio::time::timeout(Duration::from_millis(300), splicer::tokio::copy_with(&mut s, &src_r, &dst_w, u64::MAX))
+            .await;
     assert!(r.is_err(), "the destination is never read: the copy cannot finish");
     let p = s.progress();
     assert!(p.pending > 0, "the session holds what it took: {p:?}");
