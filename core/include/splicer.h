@@ -214,7 +214,10 @@ SPLICER_API int splicer_open(splicer_session *s, int fd_in, int64_t off_in,
  * of @fds_out[0 .. n_out-1] (1 .. SPLICER_TEE_MAX destinations of any kind:
  * pipe, file, socket, ...).  Destinations use their own file positions.
  * Each destination has its own pending bytes; a step delivers what it can
- * to each and "delivered" is the least any destination received.
+ * to each and "delivered" is the least any destination received.  A
+ * fan-out that includes an O_APPEND file (which splice(2) refuses) uses
+ * read/write from the start.  A refusal by the kernel is only recovered
+ * from while no destination has received a byte.
  * @return 0 or an error as for splicer_open(); -EINVAL also for n_out out
  *         of range or fds_out NULL.
  */

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -133,5 +134,33 @@ int main(void) {
     splicer_session_free(s);
   }
   tu_pass("tee through read/write");
+
+  /* an O_APPEND file that is not the first destination: read/write from
+   * the start, every destination complete */
+  {
+    splicer_session *s;
+    CHECK_EQ(splicer_session_new(&s), 0);
+    int p[2], tmp = tu_tmpfile(), other = tu_tmpfile();
+    tu_pipe(p);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", tmp);
+    int app = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    CHECK_EQ(write(app, "old", 3), 3);
+    unsigned char data[5000];
+    tu_fill(data, sizeof data, 34, 0);
+    CHECK_EQ(write(p[1], data, sizeof data), sizeof data);
+    close(p[1]);
+    int fds[2] = {other, app};
+    CHECK_EQ(splicer_open_tee(s, p[0], SPLICER_OFF_CUR, fds, 2, SPLICER_TO_EOF), 0);
+    CHECK_EQ(splicer_run(s), sizeof data);
+    splicer_progress pr;
+    splicer_progress_get(s, &pr, sizeof pr);
+    CHECK_EQ(pr.method, SPLICER_METHOD_READ_WRITE);
+    tu_check_file(other, 0, sizeof data, 34, 0);
+    tu_check_file(tmp, 3, sizeof data, 34, 0);
+    close(p[0]); close(tmp); close(other); close(app);
+    splicer_session_free(s);
+  }
+  tu_pass("tee with an O_APPEND destination");
   return 0;
 }

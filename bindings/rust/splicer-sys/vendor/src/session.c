@@ -278,7 +278,14 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   s->src_eof = false;
   s->tried = 0;
   s->rw_len = 0;
-  int m = splicer__first_method(s, 0);
+  /* splice(2) refuses O_APPEND files.  A single destination finds out
+   * before any byte moved and falls back; in a fan-out another destination
+   * may already have its bytes by then, so decide here. */
+  if (kind == XFER_TEE)
+    for (size_t i = 0; i < n_out; i++)
+      if (dst[i].ep.kind == KIND_FILE && (dst[i].ep.flags & O_APPEND))
+        s->tried |= 1u << SPLICER_METHOD_TEE;
+  int m = splicer__first_method(s, s->tried);
   if (m < 0) {
     s->kind = XFER_NONE;
     s->n_dst = 0;
