@@ -67,21 +67,11 @@ int cmd_tee(int argc, char **argv) {
     rc = EXIT_FAIL;
     goto out;
   }
-  /* splice(2) refuses O_APPEND files (EINVAL), and once another
-   * destination of the fan-out has received bytes the session can no longer
-   * fall back, so a fan-out with an appending destination (-a, or stdout
-   * opened with >>) is done with read/write from the start. */
-  for (size_t k = 0; k < n; k++) {
-    int fl = fcntl(fds[k], F_GETFL);
-    if (fl >= 0 && (fl & O_APPEND) && n > 1) {
-      r = splicer_session_set(s, SPLICER_OPT_METHODS,
-                              1u << SPLICER_METHOD_READ_WRITE);
-      break;
-    }
-  }
+  /* a fan-out with an O_APPEND destination (-a, or stdout opened with >>)
+   * is handled by the session: splice refuses those, so it uses read/write */
   if (r >= 0)
     r = splicer_open_tee(s, STDIN_FILENO, SPLICER_OFF_CUR, fds, n,
-                       SPLICER_TO_EOF);
+                         SPLICER_TO_EOF);
   if (r < 0) {
     cli_err(r, NULL, "cannot start the fan-out");
     rc = EXIT_FAIL;
