@@ -77,7 +77,7 @@ unsafe extern "C" {
     ) -> ::std::os::raw::c_int;
 }
 unsafe extern "C" {
-    #[doc = " splicer_open_tee() - begin a fan-out: the same bytes from @fd_in to each\n of @fds_out[0 .. n_out-1] (1 .. SPLICER_TEE_MAX destinations of any kind:\n pipe, file, socket, ...).  Destinations use their own file positions.\n Each destination has its own pending bytes; a step delivers what it can\n to each and \"delivered\" is the least any destination received.\n @return 0 or an error as for splicer_open(); -EINVAL also for n_out out\n         of range or fds_out NULL."]
+    #[doc = " splicer_open_tee() - begin a fan-out: the same bytes from @fd_in to each\n of @fds_out[0 .. n_out-1] (1 .. SPLICER_TEE_MAX destinations of any kind:\n pipe, file, socket, ...).  Destinations use their own file positions.\n Each destination has its own pending bytes; a step delivers what it can\n to each and \"delivered\" is the least any destination received.  A\n fan-out that includes an O_APPEND file (which splice(2) refuses) uses\n read/write from the start.  A refusal by the kernel is only recovered\n from while no destination has received a byte.\n @return 0 or an error as for splicer_open(); -EINVAL also for n_out out\n         of range or fds_out NULL."]
     pub fn splicer_open_tee(
         s: *mut splicer_session,
         fd_in: ::std::os::raw::c_int,
@@ -129,16 +129,11 @@ pub struct splicer_progress {
 const _: () = {
     ["Size of splicer_progress"][::std::mem::size_of::<splicer_progress>() - 32usize];
     ["Alignment of splicer_progress"][::std::mem::align_of::<splicer_progress>() - 8usize];
-    ["Offset of field: splicer_progress::consumed"]
-        [::std::mem::offset_of!(splicer_progress, consumed) - 0usize];
-    ["Offset of field: splicer_progress::delivered"]
-        [::std::mem::offset_of!(splicer_progress, delivered) - 8usize];
-    ["Offset of field: splicer_progress::pending"]
-        [::std::mem::offset_of!(splicer_progress, pending) - 16usize];
-    ["Offset of field: splicer_progress::method"]
-        [::std::mem::offset_of!(splicer_progress, method) - 24usize];
-    ["Offset of field: splicer_progress::finished"]
-        [::std::mem::offset_of!(splicer_progress, finished) - 28usize];
+    ["Offset of field: splicer_progress::consumed"][::std::mem::offset_of!(splicer_progress, consumed) - 0usize];
+    ["Offset of field: splicer_progress::delivered"][::std::mem::offset_of!(splicer_progress, delivered) - 8usize];
+    ["Offset of field: splicer_progress::pending"][::std::mem::offset_of!(splicer_progress, pending) - 16usize];
+    ["Offset of field: splicer_progress::method"][::std::mem::offset_of!(splicer_progress, method) - 24usize];
+    ["Offset of field: splicer_progress::finished"][::std::mem::offset_of!(splicer_progress, finished) - 28usize];
 };
 unsafe extern "C" {
     #[doc = " splicer_progress_get() - progress of the open or last transfer.\n @size: sizeof(splicer_progress) as the caller knows it; a smaller\n        (older) struct gets the fields it has.\n @return 0, or -EINVAL (NULL argument or size smaller than the first\n         field)."]
@@ -164,10 +159,7 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     #[doc = " splicer_method_for() - the method a transfer from @fd_in to @fd_out\n would try first (with all methods allowed):\n   regular file -> regular file        copy_file_range\n   either end a pipe                   splice\n   regular file/block dev -> other     sendfile\n   anything else                       splice_pipe\n Methods the kernel has reported as missing (ENOSYS) are skipped.\n @return an enum splicer_method value, or -EBADF for an fd that is not\n         open."]
-    pub fn splicer_method_for(
-        fd_in: ::std::os::raw::c_int,
-        fd_out: ::std::os::raw::c_int,
-    ) -> ::std::os::raw::c_int;
+    pub fn splicer_method_for(fd_in: ::std::os::raw::c_int, fd_out: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
 }
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
@@ -183,26 +175,17 @@ pub struct splicer_stats {
 const _: () = {
     ["Size of splicer_stats"][::std::mem::size_of::<splicer_stats>() - 160usize];
     ["Alignment of splicer_stats"][::std::mem::align_of::<splicer_stats>() - 8usize];
-    ["Offset of field: splicer_stats::bytes"]
-        [::std::mem::offset_of!(splicer_stats, bytes) - 0usize];
-    ["Offset of field: splicer_stats::syscalls"]
-        [::std::mem::offset_of!(splicer_stats, syscalls) - 8usize];
-    ["Offset of field: splicer_stats::fallbacks"]
-        [::std::mem::offset_of!(splicer_stats, fallbacks) - 16usize];
-    ["Offset of field: splicer_stats::eagain"]
-        [::std::mem::offset_of!(splicer_stats, eagain) - 24usize];
+    ["Offset of field: splicer_stats::bytes"][::std::mem::offset_of!(splicer_stats, bytes) - 0usize];
+    ["Offset of field: splicer_stats::syscalls"][::std::mem::offset_of!(splicer_stats, syscalls) - 8usize];
+    ["Offset of field: splicer_stats::fallbacks"][::std::mem::offset_of!(splicer_stats, fallbacks) - 16usize];
+    ["Offset of field: splicer_stats::eagain"][::std::mem::offset_of!(splicer_stats, eagain) - 24usize];
     ["Offset of field: splicer_stats::bytes_by_method"]
         [::std::mem::offset_of!(splicer_stats, bytes_by_method) - 32usize];
-    ["Offset of field: splicer_stats::reserved"]
-        [::std::mem::offset_of!(splicer_stats, reserved) - 96usize];
+    ["Offset of field: splicer_stats::reserved"][::std::mem::offset_of!(splicer_stats, reserved) - 96usize];
 };
 unsafe extern "C" {
     #[doc = " splicer_stats_get() - copy the session's statistics.\n @size: sizeof(splicer_stats) as the caller knows it.\n @return 0, or -EINVAL (NULL argument, size smaller than one field)."]
-    pub fn splicer_stats_get(
-        s: *const splicer_session,
-        out: *mut splicer_stats,
-        size: usize,
-    ) -> ::std::os::raw::c_int;
+    pub fn splicer_stats_get(s: *const splicer_session, out: *mut splicer_stats, size: usize) -> ::std::os::raw::c_int;
 }
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -265,12 +248,7 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     #[doc = " splicer_sendfile() - sendfile(2): up to @len bytes of @fd_in (from\n @off_in, leaving its position alone, or from its position with\n SPLICER_OFF_CUR) to @fd_out.\n @return bytes moved, or -errno."]
-    pub fn splicer_sendfile(
-        fd_out: ::std::os::raw::c_int,
-        fd_in: ::std::os::raw::c_int,
-        off_in: i64,
-        len: u64,
-    ) -> i64;
+    pub fn splicer_sendfile(fd_out: ::std::os::raw::c_int, fd_in: ::std::os::raw::c_int, off_in: i64, len: u64) -> i64;
 }
 unsafe extern "C" {
     #[doc = " splicer_copy_file_range() - copy_file_range(2) between regular files.\n @return bytes copied (0 at end of input), or -errno."]
@@ -288,8 +266,5 @@ unsafe extern "C" {
 }
 unsafe extern "C" {
     #[doc = " splicer_set_pipe_size() - F_SETPIPE_SZ.\n @return the capacity the kernel gave (>= @size, rounded to pages), or\n         -errno (-EPERM above the unprivileged limit, -EBUSY when the pipe\n         holds more than @size)."]
-    pub fn splicer_set_pipe_size(
-        pipe_fd: ::std::os::raw::c_int,
-        size: ::std::os::raw::c_int,
-    ) -> ::std::os::raw::c_int;
+    pub fn splicer_set_pipe_size(pipe_fd: ::std::os::raw::c_int, size: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
 }

@@ -7,8 +7,8 @@
 //!
 //! Any [`AsyncEndpoint`] can be a source or a destination:
 //! [`tokio::net::TcpStream`](::tokio::net::TcpStream),
-//! [`UnixStream`](::tokio::net::UnixStream), tokio's pipes,
-//! [`AsyncFd`](::tokio::io::unix::AsyncFd), and regular files
+//! [`UnixStream`], tokio's pipes,
+//! [`AsyncFd`], and regular files
 //! (`std::fs::File`, always ready to the kernel).
 //!
 //! ```no_run
