@@ -6,7 +6,7 @@
 //! connection costs no CPU, and no thread is blocked.
 //!
 //! Any [`AsyncEndpoint`] can be a source or a destination:
-//! [`tokio::net::TcpStream`](::tokio::net::TcpStream),
+//! [`TcpStream`],
 //! [`UnixStream`], tokio's pipes,
 //! [`AsyncFd`], and regular files
 //! (`std::fs::File`, always ready to the kernel).
