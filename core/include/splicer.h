@@ -332,7 +332,9 @@ SPLICER_API const char *splicer_method_name(int method);
  *   either end a pipe                   splice
  *   regular file/block dev -> other     sendfile
  *   anything else                       splice_pipe
- * Methods the kernel has reported as missing (ENOSYS) are skipped.
+ * Methods the kernel has reported as missing (ENOSYS) are skipped.  For a
+ * transfer, sendfile is a candidate only when the destination uses its own
+ * position (off_out == SPLICER_OFF_CUR): sendfile(2) has no output offset.
  * @return an enum splicer_method value, or -EBADF for an fd that is not
  *         open.
  */

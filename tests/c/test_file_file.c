@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,7 +70,10 @@ int main(void) {
     CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << methods[i]), 0);
     CHECK_EQ(splicer_session_set(s, SPLICER_OPT_CHUNK, 65536), 0);
     int in = tu_file(1000003, 9), out = tu_tmpfile();
-    CHECK_EQ(splicer_open(s, in, 3, out, 0, SPLICER_TO_EOF), 0);
+    /* sendfile has no output offset: it only applies with the destination's
+     * own position */
+    int64_t off_out = methods[i] == SPLICER_METHOD_SENDFILE ? SPLICER_OFF_CUR : 0;
+    CHECK_EQ(splicer_open(s, in, 3, out, off_out, SPLICER_TO_EOF), 0);
     CHECK_EQ(splicer_run(s), 1000000);
     tu_check_file(out, 0, 1000000, 9, 3);
     splicer_stats st;
@@ -112,6 +116,40 @@ int main(void) {
     splicer_session_free(s);
   }
   tu_pass("O_APPEND destination falls back to read/write");
+
+  /* across filesystems (ext4/tmp -> tmpfs /dev/shm): copy_file_range says
+   * EXDEV; an offset by value on the destination must still hold, so the
+   * fallback skips sendfile (no output offset) for splice_pipe */
+  {
+    int shm = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (shm < 0) {
+      printf("# /dev/shm unavailable (%s): cross-filesystem case not run\n", strerror(errno));
+    } else {
+      splicer_session *s = new_session();
+      int in = tu_file(50000, 8);
+      lseek(shm, 7, SEEK_SET);
+      CHECK_EQ(splicer_open(s, in, 10000, shm, 5000, 20000), 0);
+      CHECK_EQ(splicer_run(s), 20000);
+      CHECK_EQ(lseek(in, 0, SEEK_CUR), 0);
+      CHECK_EQ(lseek(shm, 0, SEEK_CUR), 7);
+      tu_check_file(shm, 5000, 20000, 8, 10000);
+      splicer_progress p;
+      splicer_progress_get(s, &p, sizeof p);
+      int64_t same_fs = splicer_copy_file_range(in, 0, shm, 0, 1) == 1;
+      CHECK(same_fs || p.method == SPLICER_METHOD_SPLICE_PIPE, "method %s",
+            splicer_method_name(p.method));
+      /* with the destination's own position, sendfile is the next choice */
+      CHECK_EQ(splicer_open(s, in, 0, shm, SPLICER_OFF_CUR, 100), 0);
+      CHECK_EQ(splicer_run(s), 100);
+      splicer_progress_get(s, &p, sizeof p);
+      CHECK(same_fs || p.method == SPLICER_METHOD_SENDFILE, "method %s",
+            splicer_method_name(p.method));
+      CHECK_EQ(lseek(shm, 0, SEEK_CUR), 107);
+      close(in); close(shm);
+      splicer_session_free(s);
+    }
+  }
+  tu_pass("EXDEV fallback keeps offsets by value");
 
   /* methods that do not apply */
   {

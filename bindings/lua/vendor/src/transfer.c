@@ -123,8 +123,13 @@ static int first_in_chain(const int *chain, uint32_t allowed) {
 }
 
 int splicer__first_method(const splicer_session *s, uint32_t tried) {
+  uint32_t allowed = s->methods & ~tried;
+  /* sendfile(2) has no output offset: it would write at the destination's
+   * position and move it, where the caller asked for neither */
+  if (s->dst[0].ep.off >= 0)
+    allowed &= ~(1u << SPLICER_METHOD_SENDFILE);
   return first_in_chain(chain_for(s->kind, s->src.kind, s->dst[0].ep.kind),
-                        s->methods & ~tried);
+                        allowed);
 }
 
 int splicer_method_for(int fd_in, int fd_out) {

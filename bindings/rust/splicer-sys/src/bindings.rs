@@ -158,7 +158,7 @@ unsafe extern "C" {
     pub fn splicer_method_name(method: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
 }
 unsafe extern "C" {
-    #[doc = " splicer_method_for() - the method a transfer from @fd_in to @fd_out\n would try first (with all methods allowed):\n   regular file -> regular file        copy_file_range\n   either end a pipe                   splice\n   regular file/block dev -> other     sendfile\n   anything else                       splice_pipe\n Methods the kernel has reported as missing (ENOSYS) are skipped.\n @return an enum splicer_method value, or -EBADF for an fd that is not\n         open."]
+    #[doc = " splicer_method_for() - the method a transfer from @fd_in to @fd_out\n would try first (with all methods allowed):\n   regular file -> regular file        copy_file_range\n   either end a pipe                   splice\n   regular file/block dev -> other     sendfile\n   anything else                       splice_pipe\n Methods the kernel has reported as missing (ENOSYS) are skipped.  For a\n transfer, sendfile is a candidate only when the destination uses its own\n position (off_out == SPLICER_OFF_CUR): sendfile(2) has no output offset.\n @return an enum splicer_method value, or -EBADF for an fd that is not\n         open."]
     pub fn splicer_method_for(fd_in: ::std::os::raw::c_int, fd_out: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
 }
 #[repr(C)]
