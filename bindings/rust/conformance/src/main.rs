@@ -538,7 +538,16 @@ fn step<'f>(
             for n in st["dsts"].as_array().into_iter().flatten() {
                 d.push(byname(n).ok_or("no fixture")?);
             }
-            check(res(s.open_tee(src, &d, len(&st["len"])).map(|_| 0)))
+            let r = match offset(&st["off_in"]) {
+                Ok(o) => res(s.open_tee_range(src, o, &d, len(&st["len"])).map(|_| 0)),
+                // an offset < -1 is not expressible in the safe API: the C binding
+                Err(o) => unsafe {
+                    let fds: Vec<i32> = d.iter().map(|f| f.fd().as_raw_fd()).collect();
+                    splicer::sys::splicer_open_tee(s.as_ptr(), src.fd().as_raw_fd(), o, fds.as_ptr(), fds.len(), len(&st["len"]))
+                        as i64
+                },
+            };
+            check(r)
         }
         "open_buf" => {
             let dst = fx("dst")?;

@@ -542,7 +542,37 @@ impl<'fd> Session<'fd> {
         let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
         let src = src.as_fd();
         // SAFETY: the fds are borrowed for the whole call.
-        let r = unsafe { self.open_tee_fds(src.as_raw_fd(), &fds, len) };
+        let r = unsafe { self.open_tee_fds(src.as_raw_fd(), OFF_CUR, &fds, len) };
+        self.finish("tee", r)
+    }
+
+    /// [`tee_n`](Session::tee_n) reading `src` from `src_off` (`None`: its
+    /// position): an offset leaves the source's position alone.  The
+    /// destinations always use their own positions.
+    ///
+    /// # Errors
+    /// As [`tee`](Session::tee); `ESPIPE` for an offset on a pipe or socket.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let dir = std::env::temp_dir().join(format!("splicer-tee-range-{}", std::process::id()));
+    /// std::fs::write(&dir, b"0123456789")?;
+    /// let src = std::fs::File::open(&dir)?;
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let mut s = splicer::Session::new()?;
+    /// assert_eq!(s.tee_range(&src, Some(6), &[&w], 4)?, 4);
+    /// let mut got = [0u8; 4];
+    /// std::io::Read::read_exact(&mut std::fs::File::from(r), &mut got)?;
+    /// assert_eq!(&got, b"6789");
+    /// # std::fs::remove_file(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tee_range<D: AsFd>(&mut self, src: impl AsFd, src_off: Option<u64>, dsts: &[D], len: u64) -> io::Result<u64> {
+        let off = src_off.map_or(Ok(OFF_CUR), offset)?;
+        let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
+        let src = src.as_fd();
+        // SAFETY: the fds are borrowed for the whole call.
+        let r = unsafe { self.open_tee_fds(src.as_raw_fd(), off, &fds, len) };
         self.finish("tee", r)
     }
 
@@ -657,9 +687,36 @@ impl<'fd> Session<'fd> {
         dsts: &[&'fd D],
         len: u64,
     ) -> io::Result<()> {
+        self.open_tee_range(src, None, dsts, len)
+    }
+
+    /// [`open_tee`](Session::open_tee) reading `src` from `src_off`
+    /// (`None`: its position).  An offset leaves the source's position
+    /// alone; the destinations always use their own positions.
+    ///
+    /// # Errors
+    /// As [`open_tee`](Session::open_tee); `ESPIPE` for an offset on a pipe
+    /// or socket.
+    ///
+    /// ```
+    /// let (r, w) = splicer::raw::pipe()?;
+    /// let null = std::fs::File::create("/dev/null")?;
+    /// let mut s = splicer::Session::new()?;
+    /// let err = s.open_tee_range(&r, Some(0), &[&null], 1).unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::ESPIPE));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn open_tee_range<S: AsFd + ?Sized, D: AsFd + ?Sized>(
+        &mut self,
+        src: &'fd S,
+        src_off: Option<u64>,
+        dsts: &[&'fd D],
+        len: u64,
+    ) -> io::Result<()> {
+        let off = src_off.map_or(Ok(OFF_CUR), offset)?;
         let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
         // SAFETY: the fds are borrowed for 'fd, as long as the session.
-        unsafe { self.open_tee_fds(src.as_fd().as_raw_fd(), &fds, len)? };
+        unsafe { self.open_tee_fds(src.as_fd().as_raw_fd(), off, &fds, len)? };
         Ok(())
     }
 
@@ -755,8 +812,8 @@ impl<'fd> Session<'fd> {
 
     /// # Safety
     /// The fds must stay open until the transfer ends or is replaced.
-    pub(crate) unsafe fn open_tee_fds(&mut self, fd_in: RawFd, fds: &[RawFd], len: u64) -> io::Result<()> {
-        check(sys::splicer_open_tee(self.raw.as_ptr(), fd_in, OFF_CUR, fds.as_ptr(), fds.len(), len).into()).map(drop)
+    pub(crate) unsafe fn open_tee_fds(&mut self, fd_in: RawFd, off_in: i64, fds: &[RawFd], len: u64) -> io::Result<()> {
+        check(sys::splicer_open_tee(self.raw.as_ptr(), fd_in, off_in, fds.as_ptr(), fds.len(), len).into()).map(drop)
     }
 
     pub(crate) fn step_raw(&mut self) -> io::Result<u64> {
