@@ -14,6 +14,9 @@ check() { # check NAME CMD...: one pass or fail for a command that runs no tests
 }
 check clippy cargo clippy --workspace --all-targets --all-features -- -D warnings
 check fmt cargo fmt --all -- --check
+# before the tests: tests/examples.rs runs these binaries (the tokio proxy
+# with a few MiB each way, cp with --stats and the mode)
+check examples cargo build --examples --all-features -p splicer
 # the test counts: every "test result:" line of cargo test
 timeout 1200 cargo test --workspace --all-features 2>&1 | tee "$log" | grep -E '^test result:|FAILED|panicked' || true
 p=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' | paste -sd+ | bc)
@@ -21,7 +24,6 @@ f=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+
 pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
 grep -qE '^test result:' "$log" || { fail=$((fail + 1)); tail -n 30 "$log"; }
 check doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
-check examples cargo build --examples --all-features -p splicer
 check package cargo package --workspace --exclude splicer-conformance --exclude splicer-bench --exclude splicer-regen --allow-dirty
 # outside the repository: a path dependency, no libclang (bindings are checked in)
 out=$(mktemp -d)

@@ -567,7 +567,13 @@ impl<'fd> Session<'fd> {
     /// # std::fs::remove_file(&dir)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn tee_range<D: AsFd>(&mut self, src: impl AsFd, src_off: Option<u64>, dsts: &[D], len: u64) -> io::Result<u64> {
+    pub fn tee_range<D: AsFd>(
+        &mut self,
+        src: impl AsFd,
+        src_off: Option<u64>,
+        dsts: &[D],
+        len: u64,
+    ) -> io::Result<u64> {
         let off = src_off.map_or(Ok(OFF_CUR), offset)?;
         let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
         let src = src.as_fd();
