@@ -36,3 +36,8 @@ include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 /// assert_eq!(splicer_sys::SPLICER_TO_EOF, u64::MAX);
 /// ```
 pub const SPLICER_TO_EOF: u64 = u64::MAX;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

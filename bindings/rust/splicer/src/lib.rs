@@ -175,3 +175,8 @@ pub fn version() -> &'static str {
     // SAFETY: a static NUL-terminated string.
     unsafe { CStr::from_ptr(sys::splicer_version_string()) }.to_str().unwrap_or("")
 }
+
+/// The README's examples (one needs tokio), compiled and run as doc tests.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
