@@ -23,6 +23,8 @@ p=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+
 f=$(grep -E '^test result:' "$log" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' | paste -sd+ | bc)
 pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
 grep -qE '^test result:' "$log" || { fail=$((fail + 1)); tail -n 30 "$log"; }
+# the benchmark harness runs (tiny sizes: a smoke test, not a measurement)
+check bench-smoke cargo run --quiet -p splicer-bench -- --mib 4 --reps 1
 check doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 check package cargo package --workspace --exclude splicer-conformance --exclude splicer-bench --exclude splicer-regen --allow-dirty
 # outside the repository: a path dependency, no libclang (bindings are checked in)

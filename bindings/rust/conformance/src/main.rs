@@ -543,8 +543,14 @@ fn step<'f>(
                 // an offset < -1 is not expressible in the safe API: the C binding
                 Err(o) => unsafe {
                     let fds: Vec<i32> = d.iter().map(|f| f.fd().as_raw_fd()).collect();
-                    splicer::sys::splicer_open_tee(s.as_ptr(), src.fd().as_raw_fd(), o, fds.as_ptr(), fds.len(), len(&st["len"]))
-                        as i64
+                    splicer::sys::splicer_open_tee(
+                        s.as_ptr(),
+                        src.fd().as_raw_fd(),
+                        o,
+                        fds.as_ptr(),
+                        fds.len(),
+                        len(&st["len"]),
+                    ) as i64
                 },
             };
             check(r)
