@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"sort"
 	"syscall"
 
@@ -30,7 +31,7 @@ func endpointOf(v any, write bool) (ep endpoint, ok bool, err error) {
 	if err != nil {
 		return ep, false, err
 	}
-	ep = endpoint{rc: rc, write: write, fd: -1}
+	ep = endpoint{rc: &osErrors{rc}, write: write, fd: -1}
 	var cerr error
 	err = rc.Control(func(fd uintptr) {
 		ep.fd = int(fd)
@@ -52,7 +53,24 @@ func endpointOf(v any, write bool) (ep endpoint, ok bool, err error) {
 	if err == nil {
 		err = cerr
 	}
-	return ep, err == nil, err
+	return ep, err == nil, fileError(err)
+}
+
+// osErrors gives the errors of an *os.File's RawConn the meaning os gives
+// them elsewhere: os wraps its methods' errors so that a closed file is
+// os.ErrClosed, but a RawConn returns the poller's own "use of closed
+// file", which no exported error matches.
+type osErrors struct{ syscall.RawConn }
+
+func (c *osErrors) Control(f func(uintptr)) error    { return fileError(c.RawConn.Control(f)) }
+func (c *osErrors) Read(f func(uintptr) bool) error  { return fileError(c.RawConn.Read(f)) }
+func (c *osErrors) Write(f func(uintptr) bool) error { return fileError(c.RawConn.Write(f)) }
+
+func fileError(err error) error {
+	if err != nil && err.Error() == "use of closed file" {
+		return os.ErrClosed
+	}
+	return err
 }
 
 // xfer drives one transfer.  The endpoints' RawConn callbacks nest: the
@@ -247,9 +265,12 @@ func (s *Session) transfer(x *xfer, ctx context.Context) (int64, error) {
 		x.maxSteps = 16
 	}
 	n, err := x.drive()
-	if err != nil && x.opened {
+	switch {
+	case !x.opened:
+		// a refused open (EBUSY, say) leaves the previous transfer as it was
+	case err != nil:
 		s.last = x
-	} else {
+	default:
 		s.last = nil
 	}
 	return n, err
