@@ -21,7 +21,6 @@ package splicer
 import (
 	"runtime"
 	"sync"
-	"syscall"
 
 	"splicer.dev/splicer/internal/capi"
 )
@@ -36,12 +35,15 @@ const OffCur int64 = capi.OffCur
 type Session struct {
 	op sync.Mutex // held for a whole transfer: the C session is single-threaded
 
-	mu      sync.Mutex // guards the fields below, never held across a wait
-	h       capi.Session
-	closed  bool
-	busy    bool
-	nonblk  int64 // SPLICER_OPT_NONBLOCK as last set
-	cleanup runtime.Cleanup
+	mu     sync.Mutex // guards the fields below, never held across a wait
+	h      capi.Session
+	closed bool
+	busy   bool
+	nonblk int64 // SPLICER_OPT_NONBLOCK as last set
+	// userNonblk is NONBLOCK as the caller set it; Copy and friends choose
+	// their own per transfer and put it back afterwards.
+	userNonblk int64
+	cleanup    runtime.Cleanup
 
 	last *xfer // the open (or last) transfer, for Resume
 }
@@ -81,11 +83,12 @@ func WithMethods(ms ...Method) Option {
 	return intOption(capi.OptMethods, mask)
 }
 
-// WithSIGPIPEGuard makes the library block and consume SIGPIPE around its
-// own writes.  Off by default in Go: the runtime's handler already
-// discards a SIGPIPE that is not raised by os.File.Write on standard
-// output or error, so the guard would only cost syscalls; turn it on in a
-// program that calls signal.Notify for SIGPIPE.
+// WithSIGPIPEGuard says whether the library blocks and consumes SIGPIPE
+// around its own writes to pipes and sockets (on by default, as in C).  A
+// Go program may turn it off to save three syscalls per transfer call: the
+// runtime's handler already discards a SIGPIPE that os.File.Write on
+// standard output or error did not raise — unless the program asked for
+// SIGPIPE with signal.Notify.
 func WithSIGPIPEGuard(on bool) Option { return boolOption(capi.OptSigpipe, on) }
 
 // New creates a session with the given options.
@@ -93,10 +96,6 @@ func New(opts ...Option) (*Session, error) {
 	h, r := capi.SessionNew()
 	if r < 0 {
 		return nil, &OpError{Op: "new", Err: errnoOf(int64(r))}
-	}
-	if r := capi.SessionSet(h, capi.OptSigpipe, 0); r < 0 {
-		capi.SessionFree(h)
-		return nil, &OpError{Op: "set", Err: errnoOf(int64(r))}
 	}
 	for _, o := range opts {
 		if r := o(h); r < 0 {
@@ -253,5 +252,3 @@ func (s *Session) Abort() (int64, error) {
 	}
 	return r, nil
 }
-
-var _ = syscall.EINVAL

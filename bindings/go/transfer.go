@@ -265,6 +265,7 @@ func (s *Session) transfer(x *xfer, ctx context.Context) (int64, error) {
 		x.maxSteps = 16
 	}
 	n, err := x.drive()
+	s.setNonblock(h, s.userNonblk != 0)
 	switch {
 	case !x.opened:
 		// a refused open (EBUSY, say) leaves the previous transfer as it was
@@ -322,9 +323,6 @@ func (s *Session) copyRange(ctx context.Context, dst io.Writer, dstOff int64, sr
 	}
 	if !ok {
 		return 0, false, nil
-	}
-	if n == 0 {
-		return 0, true, nil
 	}
 	x.open = func(h capi.Session, fds []int) int {
 		return capi.Open(h, fds[0], srcOff, fds[1], dstOff, lenArg(n))

@@ -57,21 +57,33 @@ func Tee(fdIn, fdOut int, n int64, flags uint) (int64, error) {
 	return result("tee", capi.Tee(fdIn, fdOut, uint64(n), flags))
 }
 
-// Vmsplice maps bytes [off, off+n) of b into pipe pipeFd (vmsplice(2)).
+// Region is bytes [Off, Off+Len) of a Buf.
+type Region struct {
+	Buf      *Buf
+	Off, Len int
+}
+
+// Vmsplice maps the regions, in order, into pipe pipeFd (vmsplice(2)).
 // Only library-owned memory is accepted: the pipe refers to the pages, it
 // does not copy them, and Go memory could be reused by the garbage
-// collector while the pipe still refers to it.  CAVEAT: changing b's bytes
+// collector while the pipe still refers to it.  CAVEAT: changing the bytes
 // before the reader consumed them changes what the reader gets; the
 // session API (splicer.Session.WriteBuf) seals the buffer to prevent that.
-func Vmsplice(pipeFd int, b *Buf, off, n int, flags uint) (int64, error) {
-	if b == nil || off < 0 || n < 0 || off+n > b.Size() {
-		return 0, os.NewSyscallError("vmsplice", syscall.EINVAL)
+func Vmsplice(pipeFd int, flags uint, iov ...Region) (int64, error) {
+	bufs := make([]capi.Buf, len(iov))
+	offs := make([]uint64, len(iov))
+	lens := make([]uint64, len(iov))
+	for i, r := range iov {
+		if r.Buf == nil || r.Off < 0 || r.Len < 0 || r.Off+r.Len > r.Buf.Size() {
+			return 0, os.NewSyscallError("vmsplice", syscall.EINVAL)
+		}
+		h, ok := r.Buf.Handle()
+		if !ok {
+			return 0, os.NewSyscallError("vmsplice", syscall.EINVAL)
+		}
+		bufs[i], offs[i], lens[i] = h, uint64(r.Off), uint64(r.Len)
 	}
-	h, ok := b.Handle()
-	if !ok {
-		return 0, os.NewSyscallError("vmsplice", syscall.EINVAL)
-	}
-	return result("vmsplice", capi.VmspliceBuf(pipeFd, h, uint64(off), uint64(n), flags))
+	return result("vmsplice", capi.VmspliceBufs(pipeFd, bufs, offs, lens, flags))
 }
 
 // Sendfile sends up to n bytes of fdIn, from offIn (leaving its position

@@ -44,10 +44,6 @@ static int capi_open_tee(splicer_session *s, int fd_in, int64_t off_in,
 	return splicer_open_tee(s, fd_in, off_in, fds, n_out, len);
 }
 
-static int64_t capi_vmsplice1(int pipe_fd, void *base, size_t len, unsigned flags) {
-	struct iovec iov = {base, len};
-	return splicer_vmsplice(pipe_fd, &iov, 1, flags);
-}
 */
 import "C"
 
@@ -290,12 +286,20 @@ func Tee(fdIn, fdOut int, n uint64, flags uint) int64 {
 	return int64(C.splicer_tee(C.int(fdIn), C.int(fdOut), C.uint64_t(n), C.unsigned(flags)))
 }
 
-// VmspliceBuf is splicer_vmsplice() of bytes [off, off+n) of a library
-// buffer.  Go memory is never handed to vmsplice: the pipe would keep
-// referring to pages the garbage collector may reuse.
-func VmspliceBuf(pipeFd int, b Buf, off, n uint64, flags uint) int64 {
-	base := unsafe.Add(C.splicer_buf_data(b.p), off)
-	return int64(C.capi_vmsplice1(C.int(pipeFd), base, C.size_t(n), C.unsigned(flags)))
+// VmspliceBufs is splicer_vmsplice() of several library-buffer regions:
+// region i is bytes [offs[i], offs[i]+lens[i]) of bufs[i].
+func VmspliceBufs(pipeFd int, bufs []Buf, offs, lens []uint64, flags uint) int64 {
+	if len(bufs) == 0 {
+		return int64(C.splicer_vmsplice(C.int(pipeFd), nil, 0, C.unsigned(flags)))
+	}
+	iov := (*C.struct_iovec)(C.malloc(C.size_t(len(bufs)) * C.size_t(unsafe.Sizeof(C.struct_iovec{}))))
+	defer C.free(unsafe.Pointer(iov))
+	v := unsafe.Slice(iov, len(bufs))
+	for i, b := range bufs {
+		v[i].iov_base = unsafe.Add(C.splicer_buf_data(b.p), offs[i])
+		v[i].iov_len = C.size_t(lens[i])
+	}
+	return int64(C.splicer_vmsplice(C.int(pipeFd), iov, C.size_t(len(bufs)), C.unsigned(flags)))
 }
 
 // Sendfile is splicer_sendfile().
