@@ -46,7 +46,7 @@ static void run_case(const jval *cs, const char *rundir, unsigned case_no, char 
   /* a private mount namespace: a tmpfs of this case vanishes with it even
    * if the case is killed */
   if (has_tmpfs(cs) && unshare(CLONE_NEWNS) == 0)
-    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL);
 
   int fds_before = count_fds();
   struct ctx *c = calloc(1, sizeof *c);
