@@ -89,7 +89,7 @@ for r in $runners; do
   fi
   out=$outdir/$r.out
   echo "=== runner $r: ${cmd[*]} ${cases[*]}"
-  timeout 1200 "${cmd[@]}" "${cases[@]}" >"$out" 2>"$outdir/$r.err"
+  timeout "${SPLICER_CONFORMANCE_TIMEOUT:-600}" "${cmd[@]}" "${cases[@]}" >"$out" 2>"$outdir/$r.err"
   rc=$?
   if [ -n "$verbose" ]; then
     grep -E '^[^ ]+ (PASS|FAIL|SKIP)( |$)' "$out"
