@@ -148,6 +148,13 @@ static const int *chain_of(const struct xspec *x) {
 
 static int predicted_method(const struct xspec *x) {
   uint32_t mask = x->methods ? x->methods : 0xfe;
+  /* sendfile(2) has no output offset: never chosen for off_out >= 0 */
+  if (x->xfer == X_COPY && x->off_out >= 0)
+    mask &= ~(1u << SPLICER_METHOD_SENDFILE);
+  /* splice(2) refuses O_APPEND: a fan-out with one starts at read/write */
+  for (size_t i = 0; x->xfer == X_TEE && i < x->n_dst; i++)
+    if (x->dst_kind[i] == H_APPEND)
+      mask &= ~(1u << SPLICER_METHOD_TEE);
   for (const int *m = chain_of(x); *m; m++)
     if (mask & (1u << *m))
       return *m;
@@ -222,10 +229,6 @@ static void gen_spec(h_rng *r, struct xspec *x) {
                           : (int64_t)h_below(r, x->dst_junk[i] + 5000);
     }
   }
-  if (avoid_known && x->xfer == X_TEE)
-    for (size_t i = 1; i < x->n_dst; i++)
-      if (x->dst_kind[i] == H_APPEND)
-        x->dst_kind[i] = H_FILE; /* bug_tee_append.c */
   x->off_out = SPLICER_OFF_CUR;
   if (x->xfer == X_COPY &&
       (x->dst_kind[0] == H_FILE || x->dst_kind[0] == H_MEMFD) &&
@@ -271,11 +274,6 @@ static void gen_spec(h_rng *r, struct xspec *x) {
     x->methods = (1u << chain[h_below(r, clen)]) | (1u << chain[h_below(r, clen)]);
   } else {
     x->methods = (uint32_t)(1 + h_below(r, 127)) << 1;
-  }
-  if (avoid_known && x->off_out >= 0 && is_file_kind(x->src_kind)) {
-    /* bug_sendfile_off_out.c */
-    uint32_t m = (x->methods ? x->methods : 0xfe) & ~(1u << SPLICER_METHOD_SENDFILE);
-    x->methods = m ? m : 1u << SPLICER_METHOD_READ_WRITE;
   }
   x->fallback = h_chance(r, 88) ? 1 : 0;
   x->use_run = h_chance(r, 30);

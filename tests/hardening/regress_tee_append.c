@@ -1,10 +1,10 @@
-/* Known core bug (found by the differential test): a tee whose destination
- * i > 0 is an O_APPEND file fails with -EINVAL (consumed 1000, delivered 0)
- * with default options, while the same tee with the O_APPEND file first
- * succeeds.  splice(2) into an O_APPEND file is EINVAL; drain() falls back
- * to read/write only when nothing_delivered(), which is already false
- * because destination 0 took the batch.  Expected: 1000 bytes to both.
- * Fails until fixed. */
+/* Regression test of a core bug the differential test found: a tee whose
+ * destination i > 0 is an O_APPEND file failed with -EINVAL (consumed 1000,
+ * delivered 0) with default options, while the same tee with the O_APPEND
+ * file first succeeded: splice(2) into an O_APPEND file is EINVAL, and
+ * drain() fell back to read/write only while nothing_delivered(), already
+ * false because destination 0 had taken the batch.  Fixed by choosing
+ * read/write from the start for such a fan-out.  Expected: 1000 bytes. */
 #include "hardening.h"
 
 #include <errno.h>

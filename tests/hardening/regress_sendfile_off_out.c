@@ -1,10 +1,10 @@
-/* Known core bug (found by the differential test): a file -> file copy with
- * an output offset by value, where copy_file_range refuses (EXDEV across
- * filesystems: a file on disk into a memfd), falls back to sendfile, which
- * has no output offset: the bytes land at the destination's file position,
- * not at off_out, and that position moves although the header promises
- * that "off >= 0 ... leaves the fd's position alone".
- * Expected: bytes at off_out, position unchanged.  Fails until fixed. */
+/* Regression test of a core bug the differential test found: a file ->
+ * file copy with an output offset by value, where copy_file_range refuses
+ * (EXDEV across filesystems: a file on disk into a memfd), fell back to
+ * sendfile, which has no output offset: the bytes landed at the
+ * destination's file position, not at off_out, and moved that position.
+ * Fixed by never choosing sendfile for off_out >= 0.  Expected: bytes at
+ * off_out, the position unchanged. */
 #include "hardening.h"
 
 #include <errno.h>
