@@ -103,9 +103,14 @@ for r in $runners; do
     F=$((F + 1))
     continue
   fi
-  p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
-  f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
-  s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+  # count the case lines themselves; a summary that disagrees is a runner bug
+  p=$(grep -cE '^[^ ]+ PASS$' "$out")
+  f=$(grep -cE '^[^ ]+ FAIL( |$)' "$out")
+  s=$(grep -cE '^[^ ]+ SKIP ' "$out")
+  if [ "$line" != "$p passed, $f failed, $s skipped" ] && [ "$line" != "$p passed, $f failed" -o "$s" -ne 0 ]; then
+    echo "$r: summary \"$line\" disagrees with its case lines ($p passed, $f failed, $s skipped)"
+    F=$((F + 1))
+  fi
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     echo "$r: exit status $rc with no failed case"
     f=1
