@@ -54,7 +54,10 @@ func getSession() (*Session, error) {
 		return s, nil
 	}
 	pool.mu.Unlock()
-	return New()
+	// The Go runtime already discards a SIGPIPE that os.File.Write on
+	// standard output or error did not raise, so the pooled sessions skip
+	// the guard's three syscalls per call.
+	return New(WithSIGPIPEGuard(false))
 }
 
 func putSession(s *Session) {
