@@ -124,13 +124,22 @@ function M.session(opts)
   return self
 end
 
+-- An option is named as in splicer.session{}, or given by its number
+-- (splicer.OPT_*), which is passed to the C library as it is.
+local function option(name)
+  if type(name) == "number" then return name end
+  local id = option_id[name]
+  if not id then return nil, "unknown option '" .. tostring(name) .. "'", "EINVAL" end
+  return id
+end
+
 --- s:set(name, value): booleans for nonblock/fallback/sigpipe, a list of
 -- method names for methods.  @return true, or nil, message, errno_name.
 function Session:set(name, value)
   local ud = self._ud
   if not ud then closed() end
-  local id = option_id[name]
-  if not id then return nil, "unknown option '" .. tostring(name) .. "'", "EINVAL" end
+  local id, msg0, err0 = option(name)
+  if not id then return nil, msg0, err0 end
   if boolean_option[name] and type(value) == "boolean" then
     value = value and 1 or 0
   elseif name == "methods" and type(value) == "table" then
@@ -147,8 +156,8 @@ end
 function Session:get(name)
   local ud = self._ud
   if not ud then closed() end
-  local id = option_id[name]
-  if not id then return nil, "unknown option '" .. tostring(name) .. "'", "EINVAL" end
+  local id, msg0, err0 = option(name)
+  if not id then return nil, msg0, err0 end
   local v, msg, err = core.session_get(ud, id)
   if v == nil then return nil, msg, err end
   if boolean_option[name] then return v ~= 0 end
@@ -175,12 +184,12 @@ function Session:copy_range(src, off_in, dst, off_out, len)
   return core_run(ud)
 end
 
---- s:tee(src, {dst1, dst2, ...} [, len]): the same bytes to every destination.
--- @return bytes delivered to every destination.
-function Session:tee(src, dsts, len)
+--- s:tee(src, {dst1, dst2, ...} [, len [, off_in]]): the same bytes to
+-- every destination.  @return bytes delivered to every destination.
+function Session:tee(src, dsts, len, off_in)
   local ud = self._ud
   if not ud then closed() end
-  local ok, msg, err = core.open_tee(ud, src, nil, dsts, len)
+  local ok, msg, err = core.open_tee(ud, src, off_in, dsts, len)
   if not ok then return nil, msg, err end
   return core_run(ud)
 end
@@ -195,11 +204,12 @@ function Session:open(src, dst, len, off_in, off_out)
   return true
 end
 
---- s:open_tee(src, dsts [, len]), s:open_buf(buf, dst [, len]): as s:open.
-function Session:open_tee(src, dsts, len)
+--- s:open_tee(src, dsts [, len [, off_in]]), s:open_buf(buf, dst [, len]):
+-- as s:open.
+function Session:open_tee(src, dsts, len, off_in)
   local ud = self._ud
   if not ud then closed() end
-  local ok, msg, err = core.open_tee(ud, src, nil, dsts, len)
+  local ok, msg, err = core.open_tee(ud, src, off_in, dsts, len)
   if not ok then return nil, msg, err end
   return true
 end
