@@ -116,6 +116,13 @@ static uint64_t splicer_lua_check_nonneg(lua_State *L, int idx, uint64_t max) {
 
 /* A length: nil, -1 or math.huge mean SPLICER_TO_EOF. */
 static uint64_t splicer_lua_check_len(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) { /* the common case, first */
+    lua_Integer v = lua_tointeger(L, idx);
+    if (v >= 0)
+      return (uint64_t)v;
+  }
+#endif
   if (lua_isnoneornil(L, idx))
     return SPLICER_TO_EOF;
   if (lua_type(L, idx) == LUA_TNUMBER) {
@@ -193,6 +200,25 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
   return -1;
 }
 
+/* A handle argument.  Every transfer step passes one, so the exact type is
+ * recognised first, without SWIG's cast-list walk (a string compare); nil
+ * is NULL, which the C API answers with -EINVAL. */
+static void *splicer_lua_handle(lua_State *L, int idx, swig_type_info *type,
+                                const char *what) {
+  swig_lua_userdata *usr;
+  void *p = NULL;
+  if (lua_type(L, idx) == LUA_TUSERDATA) {
+    usr = (swig_lua_userdata *)lua_touserdata(L, idx);
+    if (usr->type == type)
+      return usr->ptr;
+  } else if (lua_isnil(L, idx)) {
+    return NULL;
+  }
+  if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, &p, type, 0)))
+    luaL_argerror(L, idx, what);
+  return p;
+}
+
 /* Is fd open for writing?  vmsplice(2) on a pipe's read end copies *into*
  * the iovecs, and here those are immutable Lua strings. */
 static int splicer_lua_writable(int fd) {
@@ -227,6 +253,9 @@ static void splicer_lua_release(lua_State *L, int idx) {
 
 %typemap(in) int fd_in, int fd_out, int pipe_fd
   %{ $1 = splicer_lua_tofd(L, $input); %}
+
+%typemap(in) splicer_session *s, const splicer_session *s
+  %{ $1 = ($1_ltype)splicer_lua_handle(L, $input, $descriptor, "splicer session expected"); %}
 
 /* ---- results: -errno becomes nil, message, errno_name ------------------ */
 

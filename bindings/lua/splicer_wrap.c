@@ -2805,6 +2805,13 @@ static uint64_t splicer_lua_check_nonneg(lua_State *L, int idx, uint64_t max) {
 
 /* A length: nil, -1 or math.huge mean SPLICER_TO_EOF. */
 static uint64_t splicer_lua_check_len(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) { /* the common case, first */
+    lua_Integer v = lua_tointeger(L, idx);
+    if (v >= 0)
+      return (uint64_t)v;
+  }
+#endif
   if (lua_isnoneornil(L, idx))
     return SPLICER_TO_EOF;
   if (lua_type(L, idx) == LUA_TNUMBER) {
@@ -2880,6 +2887,25 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
       "file descriptor expected (number, file or object with getfd), got %s",
       luaL_typename(L, idx)));
   return -1;
+}
+
+/* A handle argument.  Every transfer step passes one, so the exact type is
+ * recognised first, without SWIG's cast-list walk (a string compare); nil
+ * is NULL, which the C API answers with -EINVAL. */
+static void *splicer_lua_handle(lua_State *L, int idx, swig_type_info *type,
+                                const char *what) {
+  swig_lua_userdata *usr;
+  void *p = NULL;
+  if (lua_type(L, idx) == LUA_TUSERDATA) {
+    usr = (swig_lua_userdata *)lua_touserdata(L, idx);
+    if (usr->type == type)
+      return usr->ptr;
+  } else if (lua_isnil(L, idx)) {
+    return NULL;
+  }
+  if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, &p, type, 0)))
+    luaL_argerror(L, idx, what);
+  return p;
 }
 
 /* Is fd open for writing?  vmsplice(2) on a pipe's read end copies *into*
@@ -3133,12 +3159,7 @@ static int _wrap_session_free(lua_State* L) {
   splicer_session *arg1 = (splicer_session *) 0 ;
   
   SWIG_check_num_args("splicer_session_free",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_session_free",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("session_free",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   
   splicer_session_free(arg1);
   splicer_lua_release(L, 1);
@@ -3160,12 +3181,7 @@ static int _wrap_session_set(lua_State* L) {
   int result;
   
   SWIG_check_num_args("splicer_session_set",3,3)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_session_set",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("session_set",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   arg2 = splicer_lua_check_int(L, 2); 
   arg3 = splicer_lua_check_i64(L, 3); 
   result = (int)splicer_session_set(arg1,arg2,arg3);
@@ -3192,12 +3208,7 @@ static int _wrap_session_get(lua_State* L) {
   
   arg3 = &temp3; 
   SWIG_check_num_args("splicer_session_get",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_session_get",1,"splicer_session const *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("session_get",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   arg2 = splicer_lua_check_int(L, 2); 
   result = (int)splicer_session_get((struct splicer_session const *)arg1,arg2,arg3);
   
@@ -3224,12 +3235,7 @@ static int _wrap_open(lua_State* L) {
   int result;
   
   SWIG_check_num_args("splicer_open",6,6)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_open",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("open",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_check_off(L, 3); 
   arg4 = splicer_lua_tofd(L, 4); 
@@ -3261,12 +3267,7 @@ static int _wrap_open_tee(lua_State* L) {
   int result;
   
   SWIG_check_num_args("splicer_open_tee",5,5)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_open_tee",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("open_tee",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_check_off(L, 3); 
   
@@ -3306,12 +3307,7 @@ static int _wrap_step(lua_State* L) {
   int64_t result;
   
   SWIG_check_num_args("splicer_step",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_step",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("step",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   result = splicer_step(arg1);
   
   if (result < 0)
@@ -3332,12 +3328,7 @@ static int _wrap_run(lua_State* L) {
   int64_t result;
   
   SWIG_check_num_args("splicer_run",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_run",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("run",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   result = splicer_run(arg1);
   
   if (result < 0)
@@ -3364,12 +3355,7 @@ static int _wrap_wait(lua_State* L) {
   arg2 = &temp2; 
   arg3 = &temp3; 
   SWIG_check_num_args("splicer_wait",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_wait",1,"splicer_session const *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("wait",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   result = (int)splicer_wait((struct splicer_session const *)arg1,arg2,arg3);
   
   if (result < 0)
@@ -3391,12 +3377,7 @@ static int _wrap_abort(lua_State* L) {
   int64_t result;
   
   SWIG_check_num_args("splicer_abort",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_abort",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("abort",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   result = splicer_abort(arg1);
   
   if (result < 0)
@@ -3420,12 +3401,7 @@ static int _wrap_copy(lua_State* L) {
   int64_t result;
   
   SWIG_check_num_args("splicer_copy",4,4)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_copy",1,"splicer_session *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("copy",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_tofd(L, 3); 
   arg4 = splicer_lua_check_len(L, 4); 
@@ -3457,12 +3433,7 @@ static int _wrap_progress_get(lua_State* L) {
   arg3 = sizeof temp2;
   
   SWIG_check_num_args("splicer_progress_get",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_progress_get",1,"splicer_session const *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("progress_get",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   result = (int)splicer_progress_get((struct splicer_session const *)arg1,arg2,arg3);
   
   if (result < 0)
@@ -3539,12 +3510,7 @@ static int _wrap_stats_get(lua_State* L) {
   arg3 = sizeof temp2;
   
   SWIG_check_num_args("splicer_stats_get",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_stats_get",1,"splicer_session const *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("stats_get",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   result = (int)splicer_stats_get((struct splicer_session const *)arg1,arg2,arg3);
   
   if (result < 0)
@@ -3653,13 +3619,8 @@ static int _wrap_open_buf(lua_State* L) {
   int result;
   
   SWIG_check_num_args("splicer_open_buf",4,4)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_open_buf",1,"splicer_session *");
   if(!SWIG_isptrtype(L,2)) SWIG_fail_arg("splicer_open_buf",2,"splicer_buf *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_session,0))){
-    SWIG_fail_ptr("open_buf",1,SWIGTYPE_p_splicer_session);
-  }
-  
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
   
   if (!SWIG_IsOK(SWIG_ConvertPtr(L,2,(void**)&arg2,SWIGTYPE_p_splicer_buf,0))){
     SWIG_fail_ptr("open_buf",2,SWIGTYPE_p_splicer_buf);
