@@ -175,21 +175,6 @@ static void check_session(const splicer_session *s) {
     abort();
 }
 
-/* A sealed buffer to an O_NONBLOCK pipe blocks when the session's
- * NONBLOCK option is off (tests/hardening/bug_vmsplice_nonblock_fd.c):
- * with SPLICER_FUZZ_AVOID_KNOWN=1 such steps are skipped, so that the
- * fuzzer keeps looking for other bugs until that one is fixed. */
-static bool blocks_on_known_bug(const splicer_session *s, bool buf_to_pipe) {
-  static int avoid = -1;
-  if (avoid < 0) {
-    const char *v = getenv("SPLICER_FUZZ_AVOID_KNOWN");
-    avoid = v && *v == '1';
-  }
-  int64_t nb = 0;
-  splicer_session_get(s, SPLICER_OPT_NONBLOCK, &nb);
-  return avoid && buf_to_pipe && nb == 0;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -215,7 +200,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (splicer_session_new(&s) != 0)
     abort();
   uint64_t open_len = 0; /* of the transfer last opened */
-  bool buf_to_pipe = false; /* ... and whether it is a buffer to the pipe */
   unsigned char scratch[65536];
   for (int ops = 0; ops < 64 && in.n > 0; ops++) {
     uint8_t op = u8(&in) % 17;
@@ -228,7 +212,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       r = splicer_open(s, a, oi, b, oo, len);
       if (r == 0) { /* a refused open leaves the previous transfer open */
         open_len = len;
-        buf_to_pipe = false;
       }
       break;
     }
@@ -243,7 +226,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       r = splicer_open_tee(s, a, oi, u8(&in) % 8 ? fds : NULL, n, len);
       if (r == 0) {
         open_len = len;
-        buf_to_pipe = false;
       }
       break;
     }
@@ -262,18 +244,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           splicer_buf_free(b);
         } else {
           open_len = len;
-          buf_to_pipe = di == 4;
         }
       }
       break;
     }
     case 3:
-      if (!blocks_on_known_bug(s, buf_to_pipe))
-        r = splicer_step(s);
+      r = splicer_step(s);
       break;
     case 4: /* run: only bounded transfers (a file can feed itself forever) */
-      if (blocks_on_known_bug(s, buf_to_pipe))
-        break;
       if (open_len <= RUN_MAX_LEN)
         r = splicer_run(s);
       else
@@ -348,7 +326,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (splicer_session_new(&s) != 0)
         abort();
       open_len = 0;
-      buf_to_pipe = false;
       break;
     case 15: { /* raw wrappers, never blocking */
       int a = pl.fd[u8(&in) % POOL], b = pl.fd[u8(&in) % POOL];

@@ -11,9 +11,6 @@
  *                       SPLICER_DIFF_RUNS=1 replays exactly that run.
  *   SPLICER_DIFF_JOBS   worker processes (default 2)
  *   SPLICER_DIFF_VERBOSE=1  describe every transfer
- *   SPLICER_DIFF_AVOID_KNOWN=1  do not generate the shapes of the known core
- *                       bugs that have their own failing test (bug_*.c), so
- *                       that this test keeps looking for new ones meanwhile
  */
 #include "hardening.h"
 
@@ -82,7 +79,6 @@ static int cur_transfer;
 static const char *prog;
 static char cur_desc[4096];
 static bool verbose;
-static bool avoid_known;
 
 static void fail_exit(void) {
   fprintf(stderr,
@@ -242,8 +238,6 @@ static void gen_spec(h_rng *r, struct xspec *x) {
 
   p = (unsigned)h_below(r, 100);
   x->nb = p < 50 ? NB_NONE : p < 80 ? NB_OPTION : NB_FDS;
-  if (avoid_known && x->xfer == X_BUF && x->nb == NB_FDS)
-    x->nb = NB_OPTION; /* bug_vmsplice_nonblock_fd.c */
   x->drive = x->nb != NB_NONE && h_chance(r, 50) ? DRIVE_LOOP : DRIVE_THREADS;
   static const int64_t pipe_sizes[] = {4096,   8192,    16384,
                                        65536,  262144,  1 << 20};
@@ -955,7 +949,6 @@ int main(int argc, char **argv) {
   (void)argc;
   prog = argv[0];
   verbose = h_env_int("SPLICER_DIFF_VERBOSE", 0) != 0;
-  avoid_known = h_env_int("SPLICER_DIFF_AVOID_KNOWN", 0) != 0;
   int runs = h_env_int("SPLICER_DIFF_RUNS", 10000);
   int jobs = h_env_int("SPLICER_DIFF_JOBS", 2);
   if (jobs < 1)

@@ -181,11 +181,9 @@ more bytes waiting that must still be in the source.  (tests/c already
 covers abort/reuse of a socket copy, exec with idle pipes, SIGPIPE for
 single-destination copies, and len for one socket pair.)
 
-### regress_* and bug_* — bugs found by this suite
-`bug_*` programs reproduce a known, unfixed core bug and fail until it is
-fixed; the random tests avoid that bug's shape meanwhile
-(`SPLICER_DIFF_AVOID_KNOWN=1`, `SPLICER_FUZZ_AVOID_KNOWN=1`, set by
-run.sh).  `regress_*` programs are the reproducers of bugs since fixed.
+### regress_* — bugs found by this suite
+Each `regress_*` program is the reproducer of a core bug this suite found,
+kept so that it stays fixed.
 
 - `regress_sendfile_off_out`: file → file with `off_out` by value, after
   copy_file_range refused (EXDEV, disk → memfd), fell back to sendfile,
@@ -195,9 +193,9 @@ run.sh).  `regress_*` programs are the reproducers of bugs since fixed.
   file failed with `-EINVAL` (the refusal came after destination 0 had its
   bytes, too late to fall back).  Fixed: such a fan-out uses read/write
   from the start.
-- `bug_vmsplice_nonblock_fd`: a sealed buffer handed to an `O_NONBLOCK`
-  pipe, with `SPLICER_OPT_NONBLOCK` off, blocks once the pipe is full
+- `regress_vmsplice_nonblock_fd`: a sealed buffer handed to an `O_NONBLOCK`
+  pipe, with `SPLICER_OPT_NONBLOCK` off, blocked once the pipe was full
   instead of returning `-EAGAIN`: vmsplice(2) ignores the pipe's
-  `O_NONBLOCK`, and `step_direct` passes `SPLICER_F_NONBLOCK` only for the
-  option.  Found by the differential test and again by the fuzzer.
+  `O_NONBLOCK`.  Found by the differential test and again by the fuzzer.
+  Fixed: the session passes `SPLICER_F_NONBLOCK` for a non-blocking pipe.
 BODY

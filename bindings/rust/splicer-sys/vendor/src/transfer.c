@@ -321,8 +321,9 @@ static int64_t step_direct(splicer_session *s) {
     break;
   case SPLICER_METHOD_VMSPLICE: {
     struct iovec iov = {s->buf->data + s->consumed, want};
-    n = splicer_vmsplice(out->fd, &iov, 1,
-                         s->nonblock ? SPLICER_F_NONBLOCK : 0);
+    /* vmsplice(2), unlike splice(2), ignores the pipe's own O_NONBLOCK */
+    bool nb = s->nonblock || (out->flags & O_NONBLOCK);
+    n = splicer_vmsplice(out->fd, &iov, 1, nb ? SPLICER_F_NONBLOCK : 0);
     break;
   }
   default: /* read/write of a sealed buffer */

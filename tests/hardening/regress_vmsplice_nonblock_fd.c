@@ -1,10 +1,9 @@
-/* Known core bug (found by the differential test): a sealed buffer handed
- * to an O_NONBLOCK pipe (non-blocking fd, SPLICER_OPT_NONBLOCK off) blocks
- * in splicer_step once the pipe is full, instead of returning -EAGAIN as
- * splicer.h promises for "non-blocking fds".  vmsplice(2), unlike splice,
- * does not look at the pipe's O_NONBLOCK; step_direct passes
- * SPLICER_F_NONBLOCK only when the option is set.  Expected: -EAGAIN and a
- * POLLOUT wait on the pipe.  Fails (after a 2 s watchdog) until fixed. */
+/* Regression (found by the differential test): a sealed buffer handed to
+ * an O_NONBLOCK pipe (non-blocking fd, SPLICER_OPT_NONBLOCK off) must give
+ * -EAGAIN and a POLLOUT wait once the pipe is full, as splicer.h promises
+ * for non-blocking fds.  vmsplice(2), unlike splice, does not look at the
+ * pipe's O_NONBLOCK, so the session has to pass SPLICER_F_NONBLOCK itself.
+ * A 2 s watchdog turns a hang into a failure. */
 #include "hardening.h"
 
 #include <errno.h>
