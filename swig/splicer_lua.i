@@ -201,21 +201,25 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
 }
 
 /* A handle argument.  Every transfer step passes one, so the exact type is
- * recognised first, without SWIG's cast-list walk (a string compare); nil
- * is NULL, which the C API answers with -EINVAL. */
+ * recognised first, without SWIG's cast-list walk (a string compare).  nil
+ * is NULL, which the C API answers with -EINVAL; a handle whose object was
+ * freed or handed over (see splicer_lua_release) is a programming error. */
 static void *splicer_lua_handle(lua_State *L, int idx, swig_type_info *type,
                                 const char *what) {
   swig_lua_userdata *usr;
   void *p = NULL;
   if (lua_type(L, idx) == LUA_TUSERDATA) {
     usr = (swig_lua_userdata *)lua_touserdata(L, idx);
-    if (usr->type == type)
+    if (usr->type == type) {
+      if (!usr->ptr)
+        luaL_error(L, "splicer: attempt to use a closed %s", what);
       return usr->ptr;
+    }
   } else if (lua_isnil(L, idx)) {
     return NULL;
   }
   if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, &p, type, 0)))
-    luaL_argerror(L, idx, what);
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s expected", what));
   return p;
 }
 
@@ -249,13 +253,14 @@ static void splicer_lua_release(lua_State *L, int idx) {
 %typemap(in) int64_t off_in, int64_t off_out
   %{ $1 = splicer_lua_check_off(L, $input); %}
 %typemap(in) uint64_t len %{ $1 = splicer_lua_check_len(L, $input); %}
+%typemap(default) uint64_t len %{ $1 = SPLICER_TO_EOF; %}
 %typemap(default) unsigned flags %{ $1 = 0; %}
 
 %typemap(in) int fd_in, int fd_out, int pipe_fd
   %{ $1 = splicer_lua_tofd(L, $input); %}
 
 %typemap(in) splicer_session *s, const splicer_session *s
-  %{ $1 = ($1_ltype)splicer_lua_handle(L, $input, $descriptor, "splicer session expected"); %}
+  %{ $1 = ($1_ltype)splicer_lua_handle(L, $input, $descriptor, "session"); %}
 
 /* ---- results: -errno becomes nil, message, errno_name ------------------ */
 
@@ -406,7 +411,8 @@ static void splicer_lua_release(lua_State *L, int idx) {
  * above returned before this runs on failure); splicer_buf_free() frees it. */
 %typemap(argout) splicer_buf *b %{ splicer_lua_release(L, $input); %}
 
-/* An explicitly freed session must not be freed again by the collector. */
+/* A freed session must not be freed again by the collector; using the
+ * handle afterwards (freeing it again included) raises an error. */
 %exception splicer_session_free %{
   $action
   splicer_lua_release(L, 1);

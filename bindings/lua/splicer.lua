@@ -20,8 +20,8 @@
 --     a length of nil means "until end of file".
 local core = require "splicer.core"
 
-local error, getmetatable, setmetatable, pairs, ipairs, type, tostring =
-  error, getmetatable, setmetatable, pairs, ipairs, type, tostring
+local error, getmetatable, setmetatable, pairs, ipairs, type, tostring, debug =
+  error, getmetatable, setmetatable, pairs, ipairs, type, tostring, debug
 local core_step, core_run, core_copy, core_open, core_wait =
   core.step, core.run, core.copy, core.open, core.wait
 
@@ -83,10 +83,18 @@ end
 
 -- ---------------------------------------------------------------------------
 -- The session
+--
+-- A session is the generated layer's handle itself, given this module's
+-- metatable: methods that need no translation are the C functions, so a
+-- transfer step costs one C call and no Lua frame, and __gc works on
+-- LuaJIT and 5.1 too (their tables have no finalizers, userdata do).  A
+-- closed handle makes every C function raise "attempt to use a closed
+-- session".
 
 local Session = {}
-Session.__index = Session
-Session.__name = "splicer.session"
+local session_mt = { __index = Session, __name = "splicer.session" }
+local closed = setmetatable({}, { __mode = "k" })
+local setudmeta = debug.setmetatable
 
 local option_id = {
   pipe_size = core.OPT_PIPE_SIZE,
@@ -98,32 +106,6 @@ local option_id = {
 }
 local boolean_option = { nonblock = true, fallback = true, sigpipe = true }
 
-local function closed()
-  error("splicer: attempt to use a closed session", 3)
-end
-
---- splicer.session{pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=}
--- @return the session, or nil, message, errno_name.
-function M.session(opts)
-  local ud, msg, err = core.session_new()
-  if not ud then return nil, msg, err end
-  -- The table is marked for finalization after ud, so on Lua 5.2+ its __gc
-  -- (close) runs before ud's own and the session is freed exactly once.
-  -- LuaJIT ignores __gc on tables: there ud's finalizer frees the session.
-  local self = setmetatable({ _ud = ud }, Session)
-  if opts ~= nil then
-    if type(opts) ~= "table" then error("splicer.session: options table expected", 2) end
-    for k, v in pairs(opts) do
-      local ok, msg2, err2 = self:set(k, v)
-      if not ok then
-        self:close()
-        return nil, msg2, err2
-      end
-    end
-  end
-  return self
-end
-
 -- An option is named as in splicer.session{}, or given by its number
 -- (splicer.OPT_*), which is passed to the C library as it is.
 local function option(name)
@@ -133,11 +115,32 @@ local function option(name)
   return id
 end
 
+local function check(self)
+  if getmetatable(self) ~= session_mt then error("splicer: session expected", 3) end
+  if closed[self] then error("splicer: attempt to use a closed session", 3) end
+end
+
+--- splicer.session{pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=}
+-- @return the session, or nil, message, errno_name.
+function M.session(opts)
+  if opts ~= nil and type(opts) ~= "table" then error("splicer.session: options table expected", 2) end
+  local self, msg, err = core.session_new()
+  if not self then return nil, msg, err end
+  setudmeta(self, session_mt)
+  for k, v in pairs(opts or {}) do
+    local ok, msg2, err2 = self:set(k, v)
+    if not ok then
+      self:close()
+      return nil, msg2, err2
+    end
+  end
+  return self
+end
+
 --- s:set(name, value): booleans for nonblock/fallback/sigpipe, a list of
 -- method names for methods.  @return true, or nil, message, errno_name.
 function Session:set(name, value)
-  local ud = self._ud
-  if not ud then closed() end
+  check(self)
   local id, msg0, err0 = option(name)
   if not id then return nil, msg0, err0 end
   if boolean_option[name] and type(value) == "boolean" then
@@ -147,18 +150,17 @@ function Session:set(name, value)
     if not mask then return nil, msg, err end
     value = mask
   end
-  local r, msg, err = core.session_set(ud, id, value)
+  local r, msg, err = core.session_set(self, id, value)
   if not r then return nil, msg, err end
   return true
 end
 
 --- s:get(name) @return the option's value (booleans as booleans).
 function Session:get(name)
-  local ud = self._ud
-  if not ud then closed() end
+  check(self)
   local id, msg0, err0 = option(name)
   if not id then return nil, msg0, err0 end
-  local v, msg, err = core.session_get(ud, id)
+  local v, msg, err = core.session_get(self, id)
   if v == nil then return nil, msg, err end
   if boolean_option[name] then return v ~= 0 end
   return v
@@ -168,38 +170,31 @@ end
 -- of file.  @return bytes delivered, or nil, message, errno_name.  After an
 -- error the transfer stays open: s:progress() says what was delivered, and
 -- s:run() resumes it (after EAGAIN) or s:abort() drops it.
-function Session:copy(src, dst, len)
-  local ud = self._ud
-  if not ud then closed() end
-  return core_copy(ud, src, dst, len)
-end
+Session.copy = core.copy
 
 --- s:copy_range(src, off_in, dst, off_out [, len]): offsets >= 0 leave the
 -- fds' positions alone; nil uses the position.
 function Session:copy_range(src, off_in, dst, off_out, len)
-  local ud = self._ud
-  if not ud then closed() end
-  local ok, msg, err = core_open(ud, src, off_in, dst, off_out, len)
+  check(self)
+  local ok, msg, err = core_open(self, src, off_in, dst, off_out, len)
   if not ok then return nil, msg, err end
-  return core_run(ud)
+  return core_run(self)
 end
 
 --- s:tee(src, {dst1, dst2, ...} [, len [, off_in]]): the same bytes to
 -- every destination.  @return bytes delivered to every destination.
 function Session:tee(src, dsts, len, off_in)
-  local ud = self._ud
-  if not ud then closed() end
-  local ok, msg, err = core.open_tee(ud, src, off_in, dsts, len)
+  check(self)
+  local ok, msg, err = core.open_tee(self, src, off_in, dsts, len)
   if not ok then return nil, msg, err end
-  return core_run(ud)
+  return core_run(self)
 end
 
 --- s:open(src, dst [, len [, off_in [, off_out]]]): begin a resumable
 -- transfer; s:step() moves it.  @return true, or nil, message, errno_name.
 function Session:open(src, dst, len, off_in, off_out)
-  local ud = self._ud
-  if not ud then closed() end
-  local ok, msg, err = core_open(ud, src, off_in, dst, off_out, len)
+  check(self)
+  local ok, msg, err = core_open(self, src, off_in, dst, off_out, len)
   if not ok then return nil, msg, err end
   return true
 end
@@ -207,9 +202,8 @@ end
 --- s:open_tee(src, dsts [, len [, off_in]]), s:open_buf(buf, dst [, len]):
 -- as s:open.
 function Session:open_tee(src, dsts, len, off_in)
-  local ud = self._ud
-  if not ud then closed() end
-  local ok, msg, err = core.open_tee(ud, src, off_in, dsts, len)
+  check(self)
+  local ok, msg, err = core.open_tee(self, src, off_in, dsts, len)
   if not ok then return nil, msg, err end
   return true
 end
@@ -217,12 +211,11 @@ end
 local Buf = {}
 
 function Session:open_buf(buf, dst, len)
-  local ud = self._ud
-  if not ud then closed() end
+  check(self)
   if getmetatable(buf) ~= Buf then error("splicer: splicer.buf expected", 2) end
   local bud = buf._ud
   if not bud then error("splicer: buffer was already handed over", 2) end
-  local ok, msg, err = core.open_buf(ud, bud, len or buf._size, dst)
+  local ok, msg, err = core.open_buf(self, bud, len or buf._size, dst)
   if not ok then return nil, msg, err end
   -- The session owns the sealed buffer now (the generated layer has already
   -- detached the userdata from it).
@@ -235,75 +228,55 @@ end
 function Session:send(buf, dst, len)
   local ok, msg, err = self:open_buf(buf, dst, len)
   if not ok then return nil, msg, err end
-  return core_run(self._ud)
+  return core_run(self)
 end
 
 --- s:step() @return bytes delivered by this step (> 0), 0 when finished,
 -- or nil, message, errno_name ("EAGAIN": see s:wait()).
-function Session:step()
-  local ud = self._ud
-  if not ud then closed() end
-  return core_step(ud)
-end
+Session.step = core_step
 
 --- s:run() step until finished. @return bytes delivered by this call.
-function Session:run()
-  local ud = self._ud
-  if not ud then closed() end
-  return core_run(ud)
-end
+Session.run = core_run
+
+--- s:abort() end the transfer. @return bytes dropped (consumed, undelivered).
+Session.abort = core.abort
 
 --- s:wait() after EAGAIN: @return fd, "r" (wait until readable) or "w".
 function Session:wait()
-  local ud = self._ud
-  if not ud then closed() end
-  local fd, events, err = core_wait(ud)
+  local fd, events, err = core_wait(self)
   if not fd then return nil, events, err end
   return fd, events == core.POLLIN and "r" or "w"
 end
 
---- s:abort() end the transfer. @return bytes dropped (consumed, undelivered).
-function Session:abort()
-  local ud = self._ud
-  if not ud then closed() end
-  return core.abort(ud)
-end
-
 --- s:progress() @return {consumed, delivered, pending, method (name), finished}.
 function Session:progress()
-  local ud = self._ud
-  if not ud then closed() end
-  local p, msg, err = core.progress_get(ud)
+  local p, msg, err = core.progress_get(self)
   if not p then return nil, msg, err end
   p.method = core.method_name(p.method)
   return p
 end
 
 --- s:stats() @return {bytes, syscalls, fallbacks, eagain, bytes_by_method}.
-function Session:stats()
-  local ud = self._ud
-  if not ud then closed() end
-  return core.stats_get(ud)
-end
+Session.stats = core.stats_get
 
 --- s:close(): free the session and its pipes; the caller's fds stay open.
 -- Closing twice is fine.
 function Session:close()
-  local ud = self._ud
-  if ud then
-    self._ud = nil
-    core.session_free(ud)
+  if getmetatable(self) ~= session_mt then error("splicer: session expected", 2) end
+  if not closed[self] then
+    closed[self] = true
+    core.session_free(self)
   end
 end
 
-function Session:is_closed() return self._ud == nil end
+function Session:is_closed() return closed[self] == true end
 
-Session.__gc = Session.close
-Session.__close = Session.close   -- local s <close> = splicer.session()
+session_mt.__gc = Session.close
+session_mt.__close = Session.close   -- local s <close> = splicer.session()
 
-function Session:__tostring()
-  if not self._ud then return "splicer.session (closed)" end
-  local p = core.progress_get(self._ud)
+function session_mt:__tostring()
+  if closed[self] then return "splicer.session (closed)" end
+  local p = core.progress_get(self)
   return ("splicer.session (%s, %s)"):format(
     p and core.method_name(p.method) or "?",
     (not p or p.method == core.METHOD_NONE) and "idle"
@@ -361,6 +334,7 @@ function Buf:__tostring()
 end
 
 M.Session, M.Buf = Session, Buf
+M.session_metatable = session_mt
 
 -- ---------------------------------------------------------------------------
 -- One-shot convenience: splicer.copy(src, dst [, len]) on a shared session.

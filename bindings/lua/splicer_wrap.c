@@ -2890,21 +2890,25 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
 }
 
 /* A handle argument.  Every transfer step passes one, so the exact type is
- * recognised first, without SWIG's cast-list walk (a string compare); nil
- * is NULL, which the C API answers with -EINVAL. */
+ * recognised first, without SWIG's cast-list walk (a string compare).  nil
+ * is NULL, which the C API answers with -EINVAL; a handle whose object was
+ * freed or handed over (see splicer_lua_release) is a programming error. */
 static void *splicer_lua_handle(lua_State *L, int idx, swig_type_info *type,
                                 const char *what) {
   swig_lua_userdata *usr;
   void *p = NULL;
   if (lua_type(L, idx) == LUA_TUSERDATA) {
     usr = (swig_lua_userdata *)lua_touserdata(L, idx);
-    if (usr->type == type)
+    if (usr->type == type) {
+      if (!usr->ptr)
+        luaL_error(L, "splicer: attempt to use a closed %s", what);
       return usr->ptr;
+    }
   } else if (lua_isnil(L, idx)) {
     return NULL;
   }
   if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, &p, type, 0)))
-    luaL_argerror(L, idx, what);
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s expected", what));
   return p;
 }
 
@@ -3159,7 +3163,7 @@ static int _wrap_session_free(lua_State* L) {
   splicer_session *arg1 = (splicer_session *) 0 ;
   
   SWIG_check_num_args("splicer_session_free",1,1)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   
   splicer_session_free(arg1);
   splicer_lua_release(L, 1);
@@ -3181,7 +3185,7 @@ static int _wrap_session_set(lua_State* L) {
   int result;
   
   SWIG_check_num_args("splicer_session_set",3,3)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   arg2 = splicer_lua_check_int(L, 2); 
   arg3 = splicer_lua_check_i64(L, 3); 
   result = (int)splicer_session_set(arg1,arg2,arg3);
@@ -3208,7 +3212,7 @@ static int _wrap_session_get(lua_State* L) {
   
   arg3 = &temp3; 
   SWIG_check_num_args("splicer_session_get",2,2)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   arg2 = splicer_lua_check_int(L, 2); 
   result = (int)splicer_session_get((struct splicer_session const *)arg1,arg2,arg3);
   
@@ -3234,13 +3238,16 @@ static int _wrap_open(lua_State* L) {
   uint64_t arg6 ;
   int result;
   
-  SWIG_check_num_args("splicer_open",6,6)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg6 = SPLICER_TO_EOF; 
+  SWIG_check_num_args("splicer_open",5,6)
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_check_off(L, 3); 
   arg4 = splicer_lua_tofd(L, 4); 
   arg5 = splicer_lua_check_off(L, 5); 
-  arg6 = splicer_lua_check_len(L, 6); 
+  if(lua_gettop(L)>=6){
+    arg6 = splicer_lua_check_len(L, 6); 
+  }
   result = (int)splicer_open(arg1,arg2,arg3,arg4,arg5,arg6);
   
   if (result < 0)
@@ -3266,8 +3273,9 @@ static int _wrap_open_tee(lua_State* L) {
   int temp4[SPLICER_TEE_MAX] ;
   int result;
   
-  SWIG_check_num_args("splicer_open_tee",5,5)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg6 = SPLICER_TO_EOF; 
+  SWIG_check_num_args("splicer_open_tee",4,5)
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_check_off(L, 3); 
   
@@ -3286,7 +3294,9 @@ static int _wrap_open_tee(lua_State* L) {
     arg5 = n;
   }
   
-  arg6 = splicer_lua_check_len(L, 5); 
+  if(lua_gettop(L)>=5){
+    arg6 = splicer_lua_check_len(L, 5); 
+  }
   result = (int)splicer_open_tee(arg1,arg2,arg3,(int const *)arg4,arg5,arg6);
   
   if (result < 0)
@@ -3307,7 +3317,7 @@ static int _wrap_step(lua_State* L) {
   int64_t result;
   
   SWIG_check_num_args("splicer_step",1,1)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   result = splicer_step(arg1);
   
   if (result < 0)
@@ -3328,7 +3338,7 @@ static int _wrap_run(lua_State* L) {
   int64_t result;
   
   SWIG_check_num_args("splicer_run",1,1)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   result = splicer_run(arg1);
   
   if (result < 0)
@@ -3355,7 +3365,7 @@ static int _wrap_wait(lua_State* L) {
   arg2 = &temp2; 
   arg3 = &temp3; 
   SWIG_check_num_args("splicer_wait",1,1)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   result = (int)splicer_wait((struct splicer_session const *)arg1,arg2,arg3);
   
   if (result < 0)
@@ -3377,7 +3387,7 @@ static int _wrap_abort(lua_State* L) {
   int64_t result;
   
   SWIG_check_num_args("splicer_abort",1,1)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   result = splicer_abort(arg1);
   
   if (result < 0)
@@ -3400,11 +3410,14 @@ static int _wrap_copy(lua_State* L) {
   uint64_t arg4 ;
   int64_t result;
   
-  SWIG_check_num_args("splicer_copy",4,4)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg4 = SPLICER_TO_EOF; 
+  SWIG_check_num_args("splicer_copy",3,4)
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_tofd(L, 3); 
-  arg4 = splicer_lua_check_len(L, 4); 
+  if(lua_gettop(L)>=4){
+    arg4 = splicer_lua_check_len(L, 4); 
+  }
   result = splicer_copy(arg1,arg2,arg3,arg4);
   
   if (result < 0)
@@ -3433,7 +3446,7 @@ static int _wrap_progress_get(lua_State* L) {
   arg3 = sizeof temp2;
   
   SWIG_check_num_args("splicer_progress_get",1,1)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   result = (int)splicer_progress_get((struct splicer_session const *)arg1,arg2,arg3);
   
   if (result < 0)
@@ -3510,7 +3523,7 @@ static int _wrap_stats_get(lua_State* L) {
   arg3 = sizeof temp2;
   
   SWIG_check_num_args("splicer_stats_get",1,1)
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   result = (int)splicer_stats_get((struct splicer_session const *)arg1,arg2,arg3);
   
   if (result < 0)
@@ -3620,7 +3633,7 @@ static int _wrap_open_buf(lua_State* L) {
   
   SWIG_check_num_args("splicer_open_buf",4,4)
   if(!SWIG_isptrtype(L,2)) SWIG_fail_arg("splicer_open_buf",2,"splicer_buf *");
-  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "splicer session expected"); 
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
   
   if (!SWIG_IsOK(SWIG_ConvertPtr(L,2,(void**)&arg2,SWIGTYPE_p_splicer_buf,0))){
     SWIG_fail_ptr("open_buf",2,SWIGTYPE_p_splicer_buf);
@@ -3653,13 +3666,16 @@ static int _wrap_splice(lua_State* L) {
   unsigned int arg6 ;
   int64_t result;
   
+  arg5 = SPLICER_TO_EOF; 
   arg6 = 0; 
-  SWIG_check_num_args("splicer_splice",5,6)
+  SWIG_check_num_args("splicer_splice",4,6)
   arg1 = splicer_lua_tofd(L, 1); 
   arg2 = splicer_lua_check_off(L, 2); 
   arg3 = splicer_lua_tofd(L, 3); 
   arg4 = splicer_lua_check_off(L, 4); 
-  arg5 = splicer_lua_check_len(L, 5); 
+  if(lua_gettop(L)>=5){
+    arg5 = splicer_lua_check_len(L, 5); 
+  }
   if(lua_gettop(L)>=6){
     arg6 = (unsigned)splicer_lua_check_nonneg(L, 6, UINT_MAX); 
   }
@@ -3685,11 +3701,14 @@ static int _wrap_tee(lua_State* L) {
   unsigned int arg4 ;
   int64_t result;
   
+  arg3 = SPLICER_TO_EOF; 
   arg4 = 0; 
-  SWIG_check_num_args("splicer_tee",3,4)
+  SWIG_check_num_args("splicer_tee",2,4)
   arg1 = splicer_lua_tofd(L, 1); 
   arg2 = splicer_lua_tofd(L, 2); 
-  arg3 = splicer_lua_check_len(L, 3); 
+  if(lua_gettop(L)>=3){
+    arg3 = splicer_lua_check_len(L, 3); 
+  }
   if(lua_gettop(L)>=4){
     arg4 = (unsigned)splicer_lua_check_nonneg(L, 4, UINT_MAX); 
   }
@@ -3775,11 +3794,14 @@ static int _wrap_sendfile(lua_State* L) {
   uint64_t arg4 ;
   int64_t result;
   
-  SWIG_check_num_args("splicer_sendfile",4,4)
+  arg4 = SPLICER_TO_EOF; 
+  SWIG_check_num_args("splicer_sendfile",3,4)
   arg1 = splicer_lua_tofd(L, 1); 
   arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_check_off(L, 3); 
-  arg4 = splicer_lua_check_len(L, 4); 
+  if(lua_gettop(L)>=4){
+    arg4 = splicer_lua_check_len(L, 4); 
+  }
   result = splicer_sendfile(arg1,arg2,arg3,arg4);
   
   if (result < 0)
@@ -3803,12 +3825,15 @@ static int _wrap_copy_file_range(lua_State* L) {
   uint64_t arg5 ;
   int64_t result;
   
-  SWIG_check_num_args("splicer_copy_file_range",5,5)
+  arg5 = SPLICER_TO_EOF; 
+  SWIG_check_num_args("splicer_copy_file_range",4,5)
   arg1 = splicer_lua_tofd(L, 1); 
   arg2 = splicer_lua_check_off(L, 2); 
   arg3 = splicer_lua_tofd(L, 3); 
   arg4 = splicer_lua_check_off(L, 4); 
-  arg5 = splicer_lua_check_len(L, 5); 
+  if(lua_gettop(L)>=5){
+    arg5 = splicer_lua_check_len(L, 5); 
+  }
   result = splicer_copy_file_range(arg1,arg2,arg3,arg4,arg5);
   
   if (result < 0)

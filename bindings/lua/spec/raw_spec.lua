@@ -115,11 +115,12 @@ test("generated layer mirrors the header", function()
   eq(core.session_get(s, core.OPT_PIPE_SIZE), 262144)
   eq(core.session_set(s, core.OPT_CHUNK, 4096), 0)
   core.session_free(s)
-  -- freed: the userdata no longer lends its address, and the collector
-  -- will not free it a second time
-  local n, _, name = core.step(s)
+  -- freed: the userdata no longer lends its address (using it is an error),
+  -- and the collector will not free it a second time
+  fails(function() core.step(s) end, "closed session")
+  fails(function() core.session_free(s) end, "closed session")
+  local n, _, name = core.step(nil)
   eq(n, nil); eq(name, "EINVAL")
-  core.session_free(s)
   s = nil
   collectgarbage()
 end)

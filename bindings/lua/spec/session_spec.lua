@@ -342,6 +342,22 @@ test("no fd or session leaks; collector frees sessions", function()
   eq(fx.fd_count(), before)
 end)
 
+test("the collector frees a session's internal pipes (every interpreter)", function()
+  local before = fx.fd_count()
+  for _ = 1, 50 do
+    local s = splicer.session()
+    local a, b = fx.socketpair()
+    fx.write(b, "through the session's own pipe")
+    fx.shutdown(b, "w")
+    local null = fx.open("/dev/null", "w")
+    eq(s:copy(a, null), 30)
+    eq(s:progress().method, "splice_pipe")
+    fx.close(a); fx.close(b); fx.close(null)
+  end
+  collectgarbage(); collectgarbage()
+  eq(fx.fd_count(), before)
+end)
+
 test("<close> closes the session (Lua 5.4)", function()
   if not _VERSION:match("5%.[4-9]") then skip("needs Lua 5.4") end
   local keep
