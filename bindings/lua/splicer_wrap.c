@@ -2779,9 +2779,10 @@ static int64_t splicer_lua_check_i64(lua_State *L, int idx) {
     luaL_argerror(L, idx, lua_pushfstring(L, "integer expected, got %s",
                                           luaL_typename(L, idx)));
   n = lua_tonumber(L, idx);
-  /* -2^63 <= n < 2^63, both bounds exact in a double */
-  if (n != floor(n) || !(n >= -9223372036854775808.0) ||
-      !(n < 9223372036854775808.0))
+  /* -2^63 <= n < 2^63 (both bounds exact in a double; NaN fails), then
+   * whole: the cast is defined once the range is checked */
+  if (!(n >= -9223372036854775808.0 && n < 9223372036854775808.0) ||
+      (lua_Number)(int64_t)n != n)
     luaL_argerror(L, idx, "number has no integer representation");
   return (int64_t)n;
 #endif
