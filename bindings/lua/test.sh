@@ -65,16 +65,25 @@ if [ "$listed" = "$actual" ]; then
 else
   echo "FAIL  rockspec sources differ from vendor/src/*.c"; F=$((F + 1))
 fi
-if command -v luarocks >/dev/null; then
-  rockdir="$tmp/rock"
-  cp -r splicer-scm-1.rockspec splicer.lua splicer_wrap.c vendor examples "$tmp/" 2>/dev/null
-  mkdir -p "$rockdir"
-  if (cd "$tmp" && timeout 300 luarocks --lua-version=5.4 make --tree="$rockdir" splicer-scm-1.rockspec) >"$tmp/rock.log" 2>&1 &&
-     LUA_PATH="$rockdir/share/lua/5.4/?.lua" LUA_CPATH="$rockdir/lib/lua/5.4/?.so" \
-       lua5.4 -e 'local s = require "splicer"; assert(s.session()):close()'; then
-    echo "ok    luarocks make + require \"splicer\" (5.4)"; P=$((P + 1))
+# `luarocks make` for 5.4, and for LuaJIT as a 5.1 rock built against its
+# headers; each must give a module that loads
+rock() { # label lua-version interpreter tree-lua-dir [luarocks variables...]
+  local label=$1 ver=$2 interp=$3 luadir=$4; shift 4
+  local rockdir="$tmp/rock-$label"
+  if (cd "$tmp/src" && timeout 300 luarocks --lua-version="$ver" make --tree="$rockdir" splicer-scm-1.rockspec "$@") >"$tmp/rock.log" 2>&1 &&
+     LUA_PATH="$rockdir/share/lua/$luadir/?.lua" LUA_CPATH="$rockdir/lib/lua/$luadir/?.so" \
+       "$interp" -e 'local s = require "splicer"; assert(s.session()):close()'; then
+    echo "ok    luarocks make + require \"splicer\" ($label)"; P=$((P + 1))
   else
-    tail -n 20 "$tmp/rock.log"; echo "FAIL  luarocks make"; F=$((F + 1))
+    tail -n 20 "$tmp/rock.log"; echo "FAIL  luarocks make ($label)"; F=$((F + 1))
+  fi
+}
+if command -v luarocks >/dev/null; then
+  mkdir -p "$tmp/src"
+  cp -r splicer-scm-1.rockspec splicer.lua splicer_wrap.c vendor examples "$tmp/src/"
+  rock lua5.4 5.4 lua5.4 5.4
+  if command -v luajit >/dev/null && [ -f /usr/include/luajit-2.1/lua.h ]; then
+    rock luajit 5.1 luajit 5.1 LUA_INCDIR=/usr/include/luajit-2.1
   fi
 fi
 
