@@ -434,7 +434,9 @@ SPLICER_API int64_t splicer_tee(int fd_in, int fd_out, uint64_t len,
                                 unsigned flags);
 
 /**
- * splicer_vmsplice() - vmsplice(2): map @n user buffers into pipe @pipe_fd.
+ * splicer_vmsplice() - vmsplice(2): map @n user buffers into pipe @pipe_fd,
+ * which must be a write end (vmsplice on a read end would write into the
+ * const buffers: -EBADF).
  * CAVEAT: the pipe refers to the caller's pages, it does not copy them.
  * Changing the memory before the reader consumed it changes what the reader
  * gets.  Use splicer_open_buf() for a buffer that cannot be changed.

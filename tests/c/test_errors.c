@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int main(void) {
@@ -61,6 +62,15 @@ int main(void) {
   CHECK_EQ(splicer_sendfile(out, in, -5, 10), -EINVAL);
   CHECK_EQ(splicer_copy_file_range(in, 0, p[1], SPLICER_OFF_CUR, 10), -EINVAL);
   CHECK_EQ(splicer_vmsplice(p[1], NULL, 1, 0), -EFAULT);
+  {
+    /* a read end would make the kernel write into the const iovec */
+    CHECK_EQ(write(p[1], "ZZ", 2), 2);
+    char buf[3] = "ab";
+    struct iovec v = {buf, 2};
+    CHECK_EQ(splicer_vmsplice(p[0], &v, 1, 0), -EBADF);
+    CHECK(buf[0] == 'a' && buf[1] == 'b', "buffer written");
+    CHECK_EQ(read(p[0], buf, 2), 2);
+  }
   tu_pass("raw wrappers: -errno");
 
   /* nothing taken: the source position did not move on any refused open */

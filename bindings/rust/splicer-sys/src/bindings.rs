@@ -238,7 +238,7 @@ unsafe extern "C" {
     ) -> i64;
 }
 unsafe extern "C" {
-    #[doc = " splicer_vmsplice() - vmsplice(2): map @n user buffers into pipe @pipe_fd.\n CAVEAT: the pipe refers to the caller's pages, it does not copy them.\n Changing the memory before the reader consumed it changes what the reader\n gets.  Use splicer_open_buf() for a buffer that cannot be changed.\n @return bytes queued, or -errno."]
+    #[doc = " splicer_vmsplice() - vmsplice(2): map @n user buffers into pipe @pipe_fd,\n which must be a write end (vmsplice on a read end would write into the\n const buffers: -EBADF).\n CAVEAT: the pipe refers to the caller's pages, it does not copy them.\n Changing the memory before the reader consumed it changes what the reader\n gets.  Use splicer_open_buf() for a buffer that cannot be changed.\n @return bytes queued, or -errno."]
     pub fn splicer_vmsplice(
         pipe_fd: ::std::os::raw::c_int,
         iov: *const iovec,

@@ -64,6 +64,13 @@ int64_t splicer_vmsplice(int pipe_fd, const struct iovec *iov, size_t n,
                          unsigned flags) {
   if (!iov && n)
     return -EFAULT;
+  /* On a pipe's read end vmsplice(2) reads *into* the iovecs, which this
+   * signature promises are const: refuse it. */
+  int fl = fcntl(pipe_fd, F_GETFL);
+  if (fl < 0)
+    return -errno;
+  if ((fl & O_ACCMODE) == O_RDONLY)
+    return -EBADF;
   ssize_t r;
   do
     r = vmsplice(pipe_fd, iov, n, flags);
