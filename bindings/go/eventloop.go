@@ -221,6 +221,9 @@ func (s *Session) Step() (int64, error) {
 		return 0, err
 	}
 	defer s.release()
+	if r := s.setNonblock(h, s.userNonblk != 0); r < 0 {
+		return s.result("step", int64(r))
+	}
 	return s.result("step", capi.Step(h))
 }
 
@@ -232,6 +235,9 @@ func (s *Session) Run() (int64, error) {
 		return 0, err
 	}
 	defer s.release()
+	if r := s.setNonblock(h, s.userNonblk != 0); r < 0 {
+		return s.result("run", int64(r))
+	}
 	return s.result("run", capi.Run(h))
 }
 

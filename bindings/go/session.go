@@ -40,12 +40,14 @@ type Session struct {
 	closed bool
 	busy   bool
 	nonblk int64 // SPLICER_OPT_NONBLOCK as last set
-	// userNonblk is NONBLOCK as the caller set it; Copy and friends choose
-	// their own per transfer and put it back afterwards.
+	// userNonblk is NONBLOCK as the caller set it.  Copy and friends set
+	// their own per transfer and leave it; Step and Run, the calls it
+	// affects, put the caller's value back first.
 	userNonblk int64
 	cleanup    runtime.Cleanup
 
 	last *xfer // the open (or last) transfer, for Resume
+	cx   *xfer // the copy transfer reused from call to call
 }
 
 // Option configures a Session (see New).

@@ -538,3 +538,42 @@ func TestMethodFor(t *testing.T) {
 		t.Fatal("names")
 	}
 }
+
+// blockingPipe is a pipe whose ends are in blocking mode, as an inherited
+// standard input or output would be: the runtime does not poll it.
+func blockingPipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	r, w = os.NewFile(uintptr(p[0]), "r"), os.NewFile(uintptr(p[1]), "w")
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
+}
+
+// A pipe the runtime does not poll is written and read in blocking mode,
+// more than a pipe's worth, in both directions.
+func TestBlockingPipe(t *testing.T) {
+	data := pattern(1 << 20)
+	r, w := blockingPipe(t)
+	got := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(r); got <- b }()
+	if n, err := splicer.Copy(w, tempFile(t, data)); n != int64(len(data)) || err != nil {
+		t.Fatalf("file -> blocking pipe: %d, %v", n, err)
+	}
+	w.Close()
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatalf("blocking pipe got %d bytes, want %d", len(b), len(data))
+	}
+
+	r2, w2 := blockingPipe(t)
+	go func() { w2.Write(data); w2.Close() }()
+	dst := tempFile(t, nil)
+	if n, err := splicer.Copy(dst, r2); n != int64(len(data)) || err != nil {
+		t.Fatalf("blocking pipe -> file: %d, %v", n, err)
+	}
+	if b, _ := os.ReadFile(dst.Name()); !bytes.Equal(b, data) {
+		t.Fatal("file differs")
+	}
+}

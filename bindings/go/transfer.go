@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"syscall"
@@ -15,13 +16,16 @@ import (
 type endpoint struct {
 	rc    syscall.RawConn
 	write bool
-	fd    int  // as Control saw it; the callbacks are authoritative
+	fd    int  // as Control saw it (fan-outs only); the callbacks are authoritative
 	poll  bool // non-blocking, so the runtime's poller waits for it
 	file  bool // regular file or block device: always ready, never polled
+	known bool // poll and file are settled
 }
 
 // endpointOf returns the endpoint of v, or ok == false when v has no file
-// descriptor.
+// descriptor.  It makes no syscall: what only the kernel can tell is asked
+// once the transfer is open (xfer.classify), and often the method the core
+// chose has told it already.
 func endpointOf(v any, write bool) (ep endpoint, ok bool, err error) {
 	sc, isConn := v.(syscall.Conn)
 	if !isConn {
@@ -29,43 +33,48 @@ func endpointOf(v any, write bool) (ep endpoint, ok bool, err error) {
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return ep, false, err
+		return ep, false, fileError(err)
 	}
-	ep = endpoint{rc: &osErrors{rc}, write: write, fd: -1}
-	var cerr error
-	err = rc.Control(func(fd uintptr) {
-		ep.fd = int(fd)
-		var st syscall.Stat_t
-		if cerr = syscall.Fstat(int(fd), &st); cerr != nil {
-			return
-		}
-		switch st.Mode & syscall.S_IFMT {
-		case syscall.S_IFREG, syscall.S_IFBLK:
-			ep.file = true
-		}
-		fl, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0)
-		if e != 0 {
-			cerr = e
-			return
-		}
-		ep.poll = fl&syscall.O_NONBLOCK != 0
-	})
-	if err == nil {
-		err = cerr
+	ep = endpoint{rc: rc, write: write, fd: -1}
+	switch v.(type) {
+	case *net.TCPConn, *net.UnixConn, *net.UDPConn, *net.IPConn:
+		// The net package makes every socket non-blocking and registers
+		// it with the poller, or fails to create the connection.
+		ep.known, ep.poll = true, true
 	}
-	return ep, err == nil, fileError(err)
+	return ep, true, nil
 }
 
-// osErrors gives the errors of an *os.File's RawConn the meaning os gives
+// classify asks the kernel what the endpoint's fd is: one fcntl(2) for a
+// non-blocking fd (which the runtime polls: os.Pipe, sockets), and an
+// fstat(2) more for a blocking one, to tell a regular file (always ready)
+// from a pipe or terminal the runtime does not poll.
+func (ep *endpoint) classify(fd int) error {
+	// F_GETFL never blocks, so the raw form skips the scheduler's hand-off.
+	fl, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
+	if e != 0 {
+		return e
+	}
+	ep.known = true
+	if fl&syscall.O_NONBLOCK != 0 {
+		ep.poll = true
+		return nil
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return err
+	}
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG, syscall.S_IFBLK:
+		ep.file = true
+	}
+	return nil
+}
+
+// fileError gives the errors of an *os.File's RawConn the meaning os gives
 // them elsewhere: os wraps its methods' errors so that a closed file is
 // os.ErrClosed, but a RawConn returns the poller's own "use of closed
 // file", which no exported error matches.
-type osErrors struct{ syscall.RawConn }
-
-func (c *osErrors) Control(f func(uintptr)) error    { return fileError(c.RawConn.Control(f)) }
-func (c *osErrors) Read(f func(uintptr) bool) error  { return fileError(c.RawConn.Read(f)) }
-func (c *osErrors) Write(f func(uintptr) bool) error { return fileError(c.RawConn.Write(f)) }
-
 func fileError(err error) error {
 	if err != nil && err.Error() == "use of closed file" {
 		return os.ErrClosed
@@ -88,12 +97,17 @@ type xfer struct {
 	eps      []endpoint // eps[0]: the source; then destinations by fd
 	fds      []int
 	fns      []func(uintptr) bool
-	open     func(h capi.Session, fds []int) int
-	opened   bool
 	ctx      context.Context
 	maxSteps uint64
 	src      any // the caller's objects, for deadlines
 	dsts     []any
+
+	// A copy opens with offIn, offOut and n; a fan-out or a buffer through
+	// open.
+	open          func(h capi.Session, fds []int) int
+	offIn, offOut int64
+	n             uint64
+	opened        bool
 
 	total   int64 // delivered during the current drive
 	done    bool
@@ -101,6 +115,32 @@ type xfer struct {
 	waiting bool
 	wfd     int
 	wev     int16
+
+	// Backing arrays of a copy's slices, so that a session's reused copy
+	// transfer allocates nothing.
+	epArr  [2]endpoint
+	fdArr  [2]int
+	fnArr  [2]func(uintptr) bool
+	dstArr [1]any
+}
+
+// newCopyXfer returns an xfer for one source and one destination whose
+// callbacks are made once, for a session to reuse.
+func newCopyXfer() *xfer {
+	x := &xfer{op: "copy"}
+	x.fds, x.fns = x.fdArr[:], x.fnArr[:]
+	for i := range x.fns {
+		x.fns[i] = x.level(i)
+	}
+	return x
+}
+
+// forget drops the caller's objects, so that a pooled session does not
+// keep files and connections reachable after its transfer ended.
+func (x *xfer) forget() {
+	x.src, x.dstArr, x.dsts, x.ctx = nil, [1]any{}, nil, nil
+	x.epArr = [2]endpoint{}
+	x.eps = nil
 }
 
 // newXfer prepares a transfer from src to dsts; ok is false when a side
@@ -109,7 +149,7 @@ type xfer struct {
 func newXfer(op string, src any, dsts []any) (x *xfer, dstLevel []int, ok bool, err error) {
 	var in endpoint
 	if _, isBuf := src.(bufSource); isBuf {
-		in = endpoint{rc: bufSource{}, fd: -1, file: true}
+		in = endpoint{rc: bufSource{}, fd: -1, file: true, known: true}
 	} else if in, ok, err = endpointOf(src, false); !ok || err != nil {
 		return nil, nil, ok, err
 	}
@@ -119,6 +159,11 @@ func newXfer(op string, src any, dsts []any) (x *xfer, dstLevel []int, ok bool, 
 		ep, ok, err := endpointOf(d, true)
 		if !ok || err != nil {
 			return nil, nil, ok, err
+		}
+		if len(dsts) > 1 {
+			if err := ep.rc.Control(func(fd uintptr) { ep.fd = int(fd) }); err != nil {
+				return nil, nil, true, fileError(err)
+			}
 		}
 		outs = append(outs, ep)
 	}
@@ -156,16 +201,38 @@ func newXfer(op string, src any, dsts []any) (x *xfer, dstLevel []int, ok bool, 
 // standard input) is not in the poller; the transfer then blocks on it,
 // as os.File.Read would.
 func (x *xfer) nonblocking() bool {
-	for _, ep := range x.eps {
-		if !ep.file && !ep.poll {
+	for i := range x.eps {
+		if ep := &x.eps[i]; !ep.file && !ep.poll {
 			return false
 		}
 	}
 	return true
 }
 
+// classify settles every endpoint once the transfer is open.  The method
+// the core chose already tells what some endpoints are: it picks
+// copy_file_range only between two regular files, and sendfile only from a
+// regular file or a block device; neither kind ever waits.
+func (x *xfer) classify(m int) error {
+	switch m {
+	case capi.MethodCopyFileRange:
+		for i := range x.eps {
+			x.eps[i].known, x.eps[i].file = true, true
+		}
+	case capi.MethodSendfile:
+		x.eps[0].known, x.eps[0].file = true, true
+	}
+	for i := range x.eps {
+		if !x.eps[i].known {
+			if err := x.eps[i].classify(x.fds[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (x *xfer) level(i int) func(uintptr) bool {
-	ep := &x.eps[i]
 	return func(fd uintptr) bool {
 		x.fds[i] = int(fd)
 		if i+1 < len(x.eps) {
@@ -178,6 +245,7 @@ func (x *xfer) level(i int) func(uintptr) bool {
 		if x.err != nil || x.done || !x.waiting {
 			return true
 		}
+		ep := &x.eps[i]
 		mine := x.wfd == int(fd) && ep.poll && (x.wev&capi.POLLOUT != 0) == ep.write
 		return !mine
 	}
@@ -185,19 +253,38 @@ func (x *xfer) level(i int) func(uintptr) bool {
 
 func (x *xfer) enter(i int) error {
 	if x.eps[i].write {
-		return x.eps[i].rc.Write(x.fns[i])
+		return fileError(x.eps[i].rc.Write(x.fns[i]))
 	}
-	return x.eps[i].rc.Read(x.fns[i])
+	return fileError(x.eps[i].rc.Read(x.fns[i]))
 }
 
 func (x *xfer) run() {
 	x.waiting = false
 	if !x.opened {
-		if r := x.open(x.h, x.fds); r < 0 {
+		var r int
+		m := -1
+		if x.open == nil {
+			r, m = capi.OpenMethod(x.h, x.fds[0], x.offIn, x.fds[1], x.offOut, x.n)
+		} else {
+			r = x.open(x.h, x.fds)
+		}
+		if r < 0 {
 			x.err = &OpError{Op: x.op, Err: errnoOf(int64(r))}
 			return
 		}
+		if err := x.classify(m); err != nil {
+			// Nothing moved yet: leave no transfer open that the caller
+			// cannot Resume.
+			capi.Abort(x.h)
+			x.err = &OpError{Op: x.op, Err: err}
+			return
+		}
 		x.opened = true
+	}
+	// NONBLOCK follows the endpoints; a cgo call only when it changes.
+	if r := x.s.setNonblock(x.h, x.nonblocking()); r < 0 {
+		x.err = errnoOf(int64(r))
+		return
 	}
 	r, d := capi.RunSteps(x.h, x.maxSteps)
 	x.total += int64(d)
@@ -221,9 +308,6 @@ func (x *xfer) run() {
 // drive runs the transfer until it finished or failed.
 func (x *xfer) drive() (int64, error) {
 	x.total, x.done, x.err = 0, false, nil
-	if r := x.s.setNonblock(x.h, x.nonblocking()); r < 0 {
-		return 0, &OpError{Op: x.op, Err: errnoOf(int64(r))}
-	}
 	for !x.done && x.err == nil {
 		if err := x.enter(0); err != nil && x.err == nil {
 			x.err = err
@@ -244,7 +328,11 @@ func (x *xfer) drive() (int64, error) {
 	if errors.As(x.err, &oe) && oe.Op == x.op {
 		return x.total, x.err
 	}
-	return x.total, &OpError{Op: x.op, Method: progressOf(x.h).Method, Err: x.err}
+	m := MethodNone
+	if x.opened {
+		m = progressOf(x.h).Method
+	}
+	return x.total, &OpError{Op: x.op, Method: m, Err: x.err}
 }
 
 // transfer runs a prepared transfer on the session.
@@ -254,10 +342,18 @@ func (s *Session) transfer(x *xfer, ctx context.Context) (int64, error) {
 		return 0, &OpError{Op: x.op, Err: err}
 	}
 	defer s.release()
+	return s.transferLocked(x, h, ctx)
+}
+
+// transferLocked is transfer for a caller that holds the session.  The
+// NONBLOCK option is left as the transfer needed it: the step-level calls,
+// the only ones it affects, put the caller's value back first.
+func (s *Session) transferLocked(x *xfer, h capi.Session, ctx context.Context) (int64, error) {
 	x.s, x.h = s, h
 	if ctx != nil && ctx.Err() != nil {
 		return 0, &OpError{Op: x.op, Err: ctx.Err()}
 	}
+	x.ctx, x.maxSteps = nil, 0
 	if ctx != nil {
 		x.ctx = ctx
 		// Steps on files never wait, so a context is also checked every
@@ -265,7 +361,6 @@ func (s *Session) transfer(x *xfer, ctx context.Context) (int64, error) {
 		x.maxSteps = 16
 	}
 	n, err := x.drive()
-	s.setNonblock(h, s.userNonblk != 0)
 	switch {
 	case !x.opened:
 		// a refused open (EBUSY, say) leaves the previous transfer as it was
@@ -317,19 +412,43 @@ func lenArg(n int64) uint64 {
 // copyRange is the engine of Copy, CopyN and CopyRange.  handled is false
 // when a side has no file descriptor.
 func (s *Session) copyRange(ctx context.Context, dst io.Writer, dstOff int64, src io.Reader, srcOff int64, n int64) (written int64, handled bool, err error) {
-	x, _, ok, err := newXfer("copy", src, []any{dst})
+	in, ok, err := endpointOf(src, false)
+	if err == nil && ok {
+		var out endpoint
+		out, ok, err = endpointOf(dst, true)
+		if err == nil && ok {
+			return s.copyEndpoints(ctx, dst, dstOff, out, src, srcOff, in, n)
+		}
+	}
 	if err != nil {
 		return 0, true, &OpError{Op: "copy", Err: err}
 	}
-	if !ok {
-		return 0, false, nil
+	return 0, false, nil
+}
+
+func (s *Session) copyEndpoints(ctx context.Context, dst io.Writer, dstOff int64, out endpoint, src io.Reader, srcOff int64, in endpoint, n int64) (int64, bool, error) {
+	h, err := s.acquire()
+	if err != nil {
+		return 0, true, &OpError{Op: "copy", Err: err}
 	}
-	x.open = func(h capi.Session, fds []int) int {
-		return capi.Open(h, fds[0], srcOff, fds[1], dstOff, lenArg(n))
+	defer s.release()
+	// The session's copy transfer is reused unless it is kept for Resume.
+	if s.cx == nil || s.cx == s.last {
+		s.cx = newCopyXfer()
 	}
+	x := s.cx
+	x.epArr = [2]endpoint{in, out}
+	x.eps = x.epArr[:]
+	x.src, x.dstArr[0] = src, dst
+	x.dsts = x.dstArr[:]
+	x.offIn, x.offOut, x.n, x.opened = srcOff, dstOff, lenArg(n), false
 	stop := interruptOnDone(ctx, x)
-	written, err = s.transfer(x, ctx)
-	return written, true, stop(err)
+	written, err := s.transferLocked(x, h, ctx)
+	err = stop(err)
+	if s.last != x {
+		x.forget()
+	}
+	return written, true, err
 }
 
 // Copy copies from src to dst until EOF or an error, like io.Copy, and

@@ -30,6 +30,34 @@ static capi_run_result capi_run(splicer_session *s, uint64_t max_steps) {
 	return out;
 }
 
+// splicer_open() and, when it succeeded, the method it chose: one cgo call
+// instead of two on every Copy.
+typedef struct { int r; int method; } capi_open_result;
+
+static capi_open_result capi_open_method(splicer_session *s, int fd_in,
+                                         int64_t off_in, int fd_out,
+                                         int64_t off_out, uint64_t len) {
+	capi_open_result out = {0, SPLICER_METHOD_NONE};
+	out.r = splicer_open(s, fd_in, off_in, fd_out, off_out, len);
+	if (out.r == 0) {
+		splicer_progress p;
+		if (splicer_progress_get(s, &p, sizeof p) == 0)
+			out.method = p.method;
+	}
+	return out;
+}
+
+// splicer_wait() with its results returned by value: Go variables passed
+// by address to C escape to the heap, and a transfer that parks calls this
+// every time.
+typedef struct { int r; int fd; short events; } capi_wait_result;
+
+static capi_wait_result capi_wait(splicer_session *s) {
+	capi_wait_result out = {0, -1, 0};
+	out.r = splicer_wait(s, &out.fd, &out.events);
+	return out;
+}
+
 static int capi_open_tee(splicer_session *s, int fd_in, int64_t off_in,
                          int fd0, int fd1, int fd2, int fd3, const int *more,
                          size_t n_out, uint64_t len) {
@@ -157,6 +185,13 @@ func Open(s Session, fdIn int, offIn int64, fdOut int, offOut int64, n uint64) i
 	return int(C.splicer_open(s.p, C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n)))
 }
 
+// OpenMethod is splicer_open() followed, on success, by the method of
+// splicer_progress_get().
+func OpenMethod(s Session, fdIn int, offIn int64, fdOut int, offOut int64, n uint64) (r, method int) {
+	out := C.capi_open_method(s.p, C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n))
+	return int(out.r), int(out.method)
+}
+
 // OpenTee is splicer_open_tee().
 func OpenTee(s Session, fdIn int, offIn int64, fdsOut []int, n uint64) int {
 	var head [4]C.int
@@ -199,10 +234,8 @@ func RunSteps(s Session, maxSteps uint64) (r int64, delivered uint64) {
 
 // Wait is splicer_wait().
 func Wait(s Session) (fd int, events int16, r int) {
-	var cfd C.int
-	var ev C.short
-	rr := C.splicer_wait(s.p, &cfd, &ev)
-	return int(cfd), int16(ev), int(rr)
+	out := C.capi_wait(s.p)
+	return int(out.fd), int16(out.events), int(out.r)
 }
 
 // Abort is splicer_abort().
