@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Go suite, run from the repository root by scripts/test:
 #   vendored core fresh, go vet, gofmt, go test -race, examples build,
-#   the module used from outside the repository with only Go and a C
+#   the splicer_system build tag against a libsplicer installed from this
+#   tree, the module used from outside the repository with only Go and a C
 #   compiler, and a last line "N passed, N failed".
 set -uo pipefail
 root=$(pwd)
@@ -30,6 +31,34 @@ P=$((P + tp)) F=$((F + tf))
 echo "go test -race: $tp passed, $tf failed"
 if [ $rc -ne 0 ] && [ "$tf" -eq 0 ]; then
   bad "go test -race exited $rc"; cat "$work/test.err"; grep '"Output"' "$work/test.json" | tail -20
+fi
+
+# the splicer_system build tag: install the C library into a temporary
+# prefix, link it through pkg-config and run the suite against it;
+# TestLinkage checks that libsplicer.so is the one mapped.  The prefix is
+# given at configure time too, because splicer.pc records it then.
+sys_ok=false
+if command -v cmake >/dev/null && command -v pkg-config >/dev/null; then
+  if (cd "$root" &&
+      cmake -S . -B "$work/sys/build" -DCMAKE_INSTALL_PREFIX="$work/sys/prefix" \
+        -DSPLICER_BUILD_TESTS=OFF -DSPLICER_BUILD_CLI=OFF -DSPLICER_BUILD_EXAMPLES=OFF &&
+      cmake --build "$work/sys/build" -j2 &&
+      cmake --install "$work/sys/build" --prefix "$work/sys/prefix") >"$work/sys.log" 2>&1; then
+    libdir=$(dirname "$(ls "$work"/sys/prefix/lib*/pkgconfig/splicer.pc | head -1)")
+    libdir=${libdir%/pkgconfig}
+    if PKG_CONFIG_PATH="$libdir/pkgconfig" CGO_LDFLAGS="-Wl,-rpath,$libdir" \
+        timeout 600 go test -tags splicer_system -count=1 -short ./... >>"$work/sys.log" 2>&1 &&
+        PKG_CONFIG_PATH="$libdir/pkgconfig" CGO_LDFLAGS="-Wl,-rpath,$libdir" \
+        go test -tags splicer_system -count=1 -run '^TestLinkage$' -v . >"$work/sys.link" 2>&1 &&
+        grep -q '^--- PASS: TestLinkage' "$work/sys.link"; then
+      sys_ok=true
+    fi
+  fi
+fi
+if $sys_ok; then
+  ok "splicer_system build tag: go test against $libdir/libsplicer.so"
+else
+  bad "splicer_system build tag"; tail -30 "$work/sys.log" 2>/dev/null
 fi
 
 # the module alone, outside the repository: copy it, require it by a

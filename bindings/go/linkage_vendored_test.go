@@ -1,0 +1,5 @@
+//go:build !splicer_system
+
+package splicer_test
+
+const systemBuild = false
