@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sort"
 	"syscall"
 
@@ -286,15 +287,19 @@ func (x *xfer) run() {
 		x.err = errnoOf(int64(r))
 		return
 	}
-	r, d := capi.RunSteps(x.h, x.maxSteps)
-	x.total += int64(d)
+	res := capi.RunSteps(x.h, x.maxSteps)
+	r := res.R
+	x.total += int64(res.Delivered)
 	switch {
 	case r == 0:
 		x.done = true
 	case r == -int64(syscall.EAGAIN):
-		fd, ev, rr := capi.Wait(x.h)
-		if rr == 0 {
-			x.waiting, x.wfd, x.wev = true, fd, ev
+		if res.Stale {
+			// The named fd stays ready while steps find nothing to do:
+			// let other goroutines run, then step again (drive loops).
+			runtime.Gosched()
+		} else if res.WaitFD >= 0 {
+			x.waiting, x.wfd, x.wev = true, res.WaitFD, res.WaitEvents
 		}
 	case r > 0:
 		if x.ctx != nil && x.ctx.Err() != nil {

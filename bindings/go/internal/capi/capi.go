@@ -6,6 +6,7 @@
 package capi
 
 /*
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include "splicer.h"
@@ -14,17 +15,47 @@ package capi
 // would block, or made max_steps steps (0: no limit), and reports how many
 // bytes those steps delivered.  splicer_run() loses that count when it
 // returns -EAGAIN, and a cgo call per step would cost more than the count.
-typedef struct { int64_t r; uint64_t delivered; } capi_run_result;
+//
+// After -EAGAIN it also fetches splicer_wait()'s answer and checks it with
+// a zero-timeout poll(2).  When a step touches both ends (a direct splice
+// from a socket to a pipe, say), the core names the end that is not ready
+// by polling the source after the step; if data reached the source in
+// between, it names the destination although the destination is ready.  A
+// level-triggered poller just returns at once; the Go runtime's poller is
+// edge-triggered and would wait for an edge that never comes.  So a named
+// fd that is ready means "step again", a few times here, and then
+// stale = 1 tells the caller to yield and come back rather than wait.
+typedef struct {
+	int64_t r;
+	uint64_t delivered;
+	int wait_fd;
+	short wait_events;
+	int stale;
+} capi_run_result;
 
 static capi_run_result capi_run(splicer_session *s, uint64_t max_steps) {
-	capi_run_result out = {0, 0};
+	capi_run_result out = {0, 0, -1, 0, 0};
+	int stale = 0;
 	for (uint64_t i = 0; max_steps == 0 || i < max_steps; i++) {
 		int64_t r = splicer_step(s);
-		if (r <= 0) {
-			out.r = r;
+		if (r > 0) {
+			out.delivered += (uint64_t)r;
+			continue;
+		}
+		out.r = r;
+		if (r != -EAGAIN || splicer_wait(s, &out.wait_fd, &out.wait_events) < 0)
+			return out;
+		struct pollfd p = {.fd = out.wait_fd, .events = out.wait_events};
+		int n;
+		do
+			n = poll(&p, 1, 0);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0 || !(p.revents & out.wait_events))
+			return out; // really not ready: the caller waits for it
+		if (++stale > 8) {
+			out.stale = 1;
 			return out;
 		}
-		out.delivered += (uint64_t)r;
 	}
 	out.r = 1; // stopped by max_steps, not finished
 	return out;
@@ -224,12 +255,29 @@ func Step(s Session) int64 { return int64(C.splicer_step(s.p)) }
 // Run is splicer_run().
 func Run(s Session) int64 { return int64(C.splicer_run(s.p)) }
 
-// RunSteps steps until the transfer finished (r == 0), failed or would
-// block (r < 0), or maxSteps steps were made (r > 0; 0 means no limit).
-// delivered counts the bytes those steps delivered in every case.
-func RunSteps(s Session, maxSteps uint64) (r int64, delivered uint64) {
+// RunResult is the outcome of RunSteps.
+type RunResult struct {
+	R         int64  // 0 finished, > 0 stopped by maxSteps, < 0 failed or EAGAIN
+	Delivered uint64 // bytes the steps delivered, in every case
+	// After EAGAIN: the fd and events splicer_wait() named (WaitFD < 0 when
+	// it had no answer), and Stale when that fd kept being ready, so the
+	// caller should yield and step again rather than wait for it.
+	WaitFD     int
+	WaitEvents int16
+	Stale      bool
+}
+
+// RunSteps steps until the transfer finished, failed or would block, or
+// maxSteps steps were made (0 means no limit); see capi_run.
+func RunSteps(s Session, maxSteps uint64) RunResult {
 	out := C.capi_run(s.p, C.uint64_t(maxSteps))
-	return int64(out.r), uint64(out.delivered)
+	return RunResult{
+		R:          int64(out.r),
+		Delivered:  uint64(out.delivered),
+		WaitFD:     int(out.wait_fd),
+		WaitEvents: int16(out.wait_events),
+		Stale:      out.stale != 0,
+	}
 }
 
 // Wait is splicer_wait().
