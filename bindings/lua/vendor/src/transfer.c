@@ -292,45 +292,68 @@ static bool is_direct(const splicer_session *s) {
 }
 
 /* After EAGAIN from a call that touches both ends: find the end that is not
- * ready.  Regular files and sealed buffers are always ready. */
-static void wait_for_either(splicer_session *s) {
+ * ready, so that splicer_wait names an fd that really is not ready (an
+ * edge-triggered poller such as Go's or epoll's EPOLLET would otherwise wait
+ * for an edge that never comes).  Regular files and sealed buffers are
+ * always ready.  @return true when both ends are ready: the EAGAIN raced
+ * with the peer and the call should simply be made again. */
+static bool wait_for_either(splicer_session *s) {
   struct pollfd p[2] = {{.fd = s->src.fd, .events = POLLIN},
                         {.fd = s->dst[0].ep.fd, .events = POLLOUT}};
-  int n = s->kind == XFER_BUF ? 0 : 1;
-  if (n && poll(p, 1, 0) == 0) {
-    set_wait(s, s->src.fd, POLLIN);
-    return;
+  bool src_ready = true, dst_ready = true;
+  if (s->kind == XFER_BUF) {
+    dst_ready = poll(&p[1], 1, 0) > 0;
+  } else if (poll(p, 2, 0) >= 0) {
+    src_ready = p[0].revents != 0;
+    dst_ready = p[1].revents != 0;
   }
-  set_wait(s, s->dst[0].ep.fd, POLLOUT);
+  if (!src_ready)
+    set_wait(s, s->src.fd, POLLIN);
+  else if (!dst_ready)
+    set_wait(s, s->dst[0].ep.fd, POLLOUT);
+  return src_ready && dst_ready;
+}
+
+/* The one syscall of a direct method. */
+static int64_t direct_call(splicer_session *s, size_t want) {
+  struct endpoint *in = &s->src, *out = &s->dst[0].ep;
+  switch (s->method) {
+  case SPLICER_METHOD_COPY_FILE_RANGE:
+    return splicer_copy_file_range(in->fd, in->off, out->fd, out->off, want);
+  case SPLICER_METHOD_SENDFILE:
+    return splicer_sendfile(out->fd, in->fd, in->off, want);
+  case SPLICER_METHOD_SPLICE:
+    return splicer_splice(in->fd, in->off, out->fd, out->off, want,
+                          splice_flags(s));
+  case SPLICER_METHOD_VMSPLICE: {
+    struct iovec iov = {s->buf->data + s->consumed, want};
+    /* vmsplice(2), unlike splice(2), ignores the pipe's own O_NONBLOCK */
+    bool nb = s->nonblock || (out->flags & O_NONBLOCK);
+    return splicer_vmsplice(out->fd, &iov, 1, nb ? SPLICER_F_NONBLOCK : 0);
+  }
+  default: /* read/write of a sealed buffer */
+    return do_write(out, s->buf->data + s->consumed, want);
+  }
 }
 
 static int64_t step_direct(splicer_session *s) {
   struct endpoint *in = &s->src, *out = &s->dst[0].ep;
   size_t want = want_bytes(s, UINT64_MAX);
   int64_t n;
-  switch (s->method) {
-  case SPLICER_METHOD_COPY_FILE_RANGE:
-    n = splicer_copy_file_range(in->fd, in->off, out->fd, out->off, want);
-    break;
-  case SPLICER_METHOD_SENDFILE:
-    n = splicer_sendfile(out->fd, in->fd, in->off, want);
-    break;
-  case SPLICER_METHOD_SPLICE:
-    n = splicer_splice(in->fd, in->off, out->fd, out->off, want,
-                       splice_flags(s));
-    break;
-  case SPLICER_METHOD_VMSPLICE: {
-    struct iovec iov = {s->buf->data + s->consumed, want};
-    /* vmsplice(2), unlike splice(2), ignores the pipe's own O_NONBLOCK */
-    bool nb = s->nonblock || (out->flags & O_NONBLOCK);
-    n = splicer_vmsplice(out->fd, &iov, 1, nb ? SPLICER_F_NONBLOCK : 0);
-    break;
+  /* EAGAIN with both ends ready means it raced with the peer: call again,
+   * a bounded number of times so that an fd that polls ready but still
+   * refuses cannot make the session spin */
+  for (int attempt = 0;; attempt++) {
+    n = note(s, direct_call(s, want));
+    if (n != -EAGAIN)
+      break;
+    if (!wait_for_either(s))
+      return n;
+    if (attempt == 2) {
+      set_wait(s, out->fd, POLLOUT);
+      return n;
+    }
   }
-  default: /* read/write of a sealed buffer */
-    n = do_write(out, s->buf->data + s->consumed, want);
-    break;
-  }
-  note(s, n);
   if (n > 0) {
     advance(in, n);
     advance(out, n);
@@ -346,10 +369,6 @@ static int64_t step_direct(splicer_session *s) {
       return RETRY;
     s->src_eof = true;
     return 0;
-  }
-  if (n == -EAGAIN) {
-    wait_for_either(s);
-    return n;
   }
   if (s->consumed == 0 && refusal(s, n))
     return fall_back(s, n);
