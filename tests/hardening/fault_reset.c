@@ -80,10 +80,7 @@ static void destination_reset(int src_kind, int method, int tee) {
   char what[80];
   snprintf(what, sizeof what, "%s->tcp%s %s", h_kind_name(src_kind),
            tee ? " (tee +pipe)" : "", method ? splicer_method_name(method) : "default");
-  splicer_session *s;
-  CHECK_EQ(splicer_session_new(&s), 0);
-  if (method)
-    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << method), 0);
+  splicer_session *s = h_session(method);
   int in, feed_fd = -1, sv[2] = {-1, -1};
   if (src_kind == H_FILE) {
     in = tu_file(BIG, 21);
@@ -166,10 +163,7 @@ static void source_reset(int method) {
   char what[80];
   snprintf(what, sizeof what, "tcp(reset)->file %s",
            method ? splicer_method_name(method) : "default");
-  splicer_session *s;
-  CHECK_EQ(splicer_session_new(&s), 0);
-  if (method)
-    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << method), 0);
+  splicer_session *s = h_session(method);
   int tcp[2];
   tu_tcp_pair(tcp);
   int out = tu_tmpfile();

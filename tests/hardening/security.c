@@ -277,10 +277,7 @@ static void no_sigpipe_death(void) {
 static void never_past_len(int kind, int method, bool tee, bool nonblock,
                            size_t len) {
   enum { EXTRA = 5000 };
-  splicer_session *s;
-  CHECK_EQ(splicer_session_new(&s), 0);
-  if (method)
-    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << method), 0);
+  splicer_session *s = h_session(method);
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_NONBLOCK, nonblock), 0);
   struct h_end src, dst;
   h_end_open(&src, kind, true);
