@@ -24,8 +24,10 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-/* returned by the engine when it switched method and wants to run again */
-#define RETRY 1
+/* returned by the engine when it switched method and wants to run again:
+ * neither a byte count nor an errno, so that it cannot be mistaken for
+ * either (a 1-byte step must return, not run again) */
+#define RETRY (-((int64_t)1 << 40))
 
 /* ---- fd classification and method choice ------------------------------- */
 
@@ -528,8 +530,8 @@ static int64_t step_staged(splicer_session *s) {
   if (source_done(s))
     return 0;
   r = fill(s);
-  if (r <= 0 || r == RETRY)
-    return r == RETRY ? RETRY : r;
+  if (r <= 0) /* end of input, -EAGAIN, RETRY or an error */
+    return r;
   return drain(s);
 }
 
