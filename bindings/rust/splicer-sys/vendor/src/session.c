@@ -77,10 +77,31 @@ static int resize_pipe(int fd, int want) {
   return have;
 }
 
-/* Create pipes[0 .. n-1] that do not exist yet and give them all the same
+/* Size pipes[0 .. n-1] as asked by the option and give them all the same
  * capacity (the least any of them got), so that tee(2) from pipes[0] into
  * an empty pipes[i] always takes the whole batch.  Only called while no
- * pipe holds data. */
+ * pipe holds data.  On failure pipe_cap is 0, so the next transfer tries
+ * again. */
+static int size_pipes(splicer_session *s, size_t n) {
+  int cap = 0;
+  s->pipe_cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    int got = resize_pipe(s->pipes[i][1], (int)s->pipe_size);
+    if (got <= 0)
+      return -EIO;
+    if (cap == 0 || got < cap)
+      cap = got;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (fcntl(s->pipes[i][1], F_GETPIPE_SZ) != cap &&
+        fcntl(s->pipes[i][1], F_SETPIPE_SZ, cap) < 0)
+      return -errno;
+  s->pipe_cap = cap;
+  return 0;
+}
+
+/* Create pipes[0 .. n-1] that do not exist yet, sized as size_pipes()
+ * says.  Only called while no pipe holds data. */
 int splicer__ensure_pipes(splicer_session *s, size_t n) {
   bool created = false;
   for (size_t i = 0; i < n; i++) {
@@ -95,20 +116,7 @@ int splicer__ensure_pipes(splicer_session *s, size_t n) {
   }
   if (!created && s->pipe_cap > 0)
     return 0;
-  int cap = 0;
-  for (size_t i = 0; i < n; i++) {
-    int got = resize_pipe(s->pipes[i][1], (int)s->pipe_size);
-    if (got <= 0)
-      return -EIO;
-    if (cap == 0 || got < cap)
-      cap = got;
-  }
-  for (size_t i = 0; i < n; i++)
-    if (fcntl(s->pipes[i][1], F_GETPIPE_SZ) != cap &&
-        fcntl(s->pipes[i][1], F_SETPIPE_SZ, cap) < 0)
-      return -errno;
-  s->pipe_cap = cap;
-  return 0;
+  return size_pipes(s, n);
 }
 
 /* End the current transfer: drop the sealed buffer it owned.  Pipes that
@@ -137,19 +145,12 @@ int splicer_session_set(splicer_session *s, int option, int64_t value) {
       return -EBUSY;
     s->pipe_size = value;
     if (s->pipes[0][0] >= 0) {
-      /* resize the empty pipes now, so that get reports the kernel's answer */
+      /* resize the empty pipes now, so that get reports the kernel's
+       * answer; a failure leaves pipe_cap 0 and the next transfer retries */
       size_t n = 0;
       while (n < SPLICER_TEE_MAX && s->pipes[n][0] >= 0)
         n++;
-      s->pipe_cap = 0;
-      for (size_t i = 0; i < n; i++) {
-        int got = resize_pipe(s->pipes[i][1], (int)value);
-        if (s->pipe_cap == 0 || got < s->pipe_cap)
-          s->pipe_cap = got;
-      }
-      for (size_t i = 0; i < n; i++)
-        if (fcntl(s->pipes[i][1], F_GETPIPE_SZ) != s->pipe_cap)
-          fcntl(s->pipes[i][1], F_SETPIPE_SZ, s->pipe_cap);
+      (void)size_pipes(s, n);
     }
     return 0;
   case SPLICER_OPT_CHUNK:
