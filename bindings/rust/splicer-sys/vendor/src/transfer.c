@@ -561,14 +561,20 @@ static void toggle_nonblock(struct endpoint *ep, bool on) {
   }
 }
 
+/* SPLICER_OPT_NONBLOCK on the caller's blocking fds: set O_NONBLOCK on
+ * every end for one call, then put their flags back. */
+static void toggle_all(splicer_session *s, bool on) {
+  if (!s->nonblock)
+    return;
+  toggle_nonblock(&s->src, on);
+  for (size_t i = 0; i < s->n_dst; i++)
+    toggle_nonblock(&s->dst[i].ep, on);
+}
+
 static void guard_enter(splicer_session *s, struct guard *g) {
   g->sig_blocked = false;
   s->saw_epipe = false;
-  if (s->nonblock) {
-    toggle_nonblock(&s->src, true);
-    for (size_t i = 0; i < s->n_dst; i++)
-      toggle_nonblock(&s->dst[i].ep, true);
-  }
+  toggle_all(s, true);
   if (!s->sigpipe_guard || !may_raise_sigpipe(s))
     return;
   /* One query keeps the common server case (SIGPIPE ignored) at a single
@@ -607,11 +613,7 @@ static void guard_leave(splicer_session *s, struct guard *g) {
     }
     pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
   }
-  if (s->nonblock) {
-    toggle_nonblock(&s->src, false);
-    for (size_t i = 0; i < s->n_dst; i++)
-      toggle_nonblock(&s->dst[i].ep, false);
-  }
+  toggle_all(s, false);
 }
 
 /* ---- public stepping ------------------------------------------------------ */
