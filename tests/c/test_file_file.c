@@ -8,14 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static splicer_session *new_session(void) {
-  splicer_session *s;
-  CHECK_EQ(splicer_session_new(&s), 0);
-  return s;
-}
-
 static void copy_len(size_t size, uint64_t len, size_t expect) {
-  splicer_session *s = new_session();
+  splicer_session *s = tu_session(0);
   int in = tu_file(size, 7), out = tu_tmpfile();
   CHECK_EQ(splicer_copy(s, in, out, len), expect);
   CHECK_EQ(lseek(in, 0, SEEK_CUR), expect);
@@ -42,7 +36,7 @@ int main(void) {
 
   /* offsets by value: positions untouched */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int in = tu_file(100000, 3), out = tu_tmpfile();
     lseek(in, 17, SEEK_SET);
     lseek(out, 5, SEEK_SET);
@@ -66,8 +60,7 @@ int main(void) {
   int methods[] = {SPLICER_METHOD_COPY_FILE_RANGE, SPLICER_METHOD_SENDFILE,
                    SPLICER_METHOD_SPLICE_PIPE, SPLICER_METHOD_READ_WRITE};
   for (size_t i = 0; i < 4; i++) {
-    splicer_session *s = new_session();
-    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << methods[i]), 0);
+    splicer_session *s = tu_session(methods[i]);
     CHECK_EQ(splicer_session_set(s, SPLICER_OPT_CHUNK, 65536), 0);
     int in = tu_file(1000003, 9), out = tu_tmpfile();
     /* sendfile has no output offset: it only applies with the destination's
@@ -89,7 +82,7 @@ int main(void) {
   /* O_APPEND destination: copy_file_range says EBADF, sendfile and splice
    * say EINVAL; read/write appends */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int in = tu_file(70000, 5), tmp = tu_tmpfile();
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", tmp);
@@ -125,7 +118,7 @@ int main(void) {
     if (shm < 0) {
       printf("# /dev/shm unavailable (%s): cross-filesystem case not run\n", strerror(errno));
     } else {
-      splicer_session *s = new_session();
+      splicer_session *s = tu_session(0);
       int in = tu_file(50000, 8);
       lseek(shm, 7, SEEK_SET);
       CHECK_EQ(splicer_open(s, in, 10000, shm, 5000, 20000), 0);
@@ -153,7 +146,7 @@ int main(void) {
 
   /* methods that do not apply */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int in = tu_file(10, 1), out = tu_tmpfile();
     CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << SPLICER_METHOD_TEE), 0);
     CHECK_EQ(splicer_open(s, in, 0, out, 0, 10), -EOPNOTSUPP);

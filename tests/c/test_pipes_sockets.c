@@ -8,12 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static splicer_session *new_session(void) {
-  splicer_session *s;
-  CHECK_EQ(splicer_session_new(&s), 0);
-  return s;
-}
-
 static int method_of(splicer_session *s) {
   splicer_progress p;
   CHECK_EQ(splicer_progress_get(s, &p, sizeof p), 0);
@@ -31,7 +25,7 @@ static void check_reader(struct tu_reader *r, size_t size, uint32_t seed,
 
 /* file -> {pipe, unix socket, TCP socket}: reader thread on the far end */
 static void file_to(int kind, size_t size, int expect_method) {
-  splicer_session *s = new_session();
+  splicer_session *s = tu_session(0);
   int in = tu_file(size, 11), ends[2];
   if (kind == 0)
     tu_pipe(ends), ends[0] ^= ends[1], ends[1] ^= ends[0], ends[0] ^= ends[1];
@@ -88,7 +82,7 @@ int main(void) {
 
   /* pipe -> file, with a source position check on the destination */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int p[2], out = tu_tmpfile();
     tu_pipe(p);
     struct feeder f = {p[1], 3 << 20, 12, true};
@@ -107,7 +101,7 @@ int main(void) {
 
   /* socket -> socket through the session's pipe; never read past len */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int a[2], b[2];
     tu_socketpair(a);
     tu_socketpair(b);
@@ -140,7 +134,7 @@ int main(void) {
 
   /* TCP loopback proxy: client -> [proxy in ... proxy out] -> server */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int c[2], d[2];
     tu_tcp_pair(c); /* c[0] client, c[1] proxy's accepted side */
     tu_tcp_pair(d); /* d[0] proxy's upstream, d[1] server */
@@ -165,7 +159,7 @@ int main(void) {
 
   /* /dev/zero -> /dev/null and file -> /dev/null */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int z = open("/dev/zero", O_RDONLY | O_CLOEXEC), n = open("/dev/null", O_WRONLY | O_CLOEXEC);
     CHECK_EQ(splicer_copy(s, z, n, 10 << 20), 10 << 20);
     CHECK_EQ(method_of(s), SPLICER_METHOD_SPLICE_PIPE);
@@ -179,7 +173,7 @@ int main(void) {
 
   /* a /proc source: zero-copy reads nothing there, read/write does */
   {
-    splicer_session *s = new_session();
+    splicer_session *s = tu_session(0);
     int in = open("/proc/self/status", O_RDONLY | O_CLOEXEC), out = tu_tmpfile();
     CHECK(in >= 0, "open /proc/self/status");
     int64_t n = splicer_copy(s, in, out, SPLICER_TO_EOF);

@@ -41,6 +41,14 @@ uint64_t tu_fnv(const unsigned char *p, size_t n) {
   return h;
 }
 
+splicer_session *tu_session(int method) {
+  splicer_session *s;
+  CHECK_EQ(splicer_session_new(&s), 0);
+  if (method)
+    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << method), 0);
+  return s;
+}
+
 int tu_tmpfile(void) {
   const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

@@ -39,6 +39,9 @@ void tu_pass(const char *name);
 void tu_fill(unsigned char *p, size_t n, uint32_t seed, uint64_t start);
 uint64_t tu_fnv(const unsigned char *p, size_t n);
 
+/* A new session limited to one method (0: all methods); exits on failure. */
+splicer_session *tu_session(int method);
+
 int tu_tmpfile(void);                         /* unlinked, O_CLOEXEC */
 int tu_file(size_t size, uint32_t seed);      /* pattern file, position 0 */
 void tu_check_file(int fd, uint64_t off, size_t size, uint32_t seed,

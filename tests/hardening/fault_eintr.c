@@ -75,7 +75,7 @@ static void file_to_stream(int kind, int method, size_t size) {
   char what[64];
   snprintf(what, sizeof what, "file->%s %s", h_kind_name(kind),
            method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   int in = tu_file(size, 7);
   struct h_end d;
   h_end_open(&d, kind, false);
@@ -103,7 +103,7 @@ static void file_to_stream(int kind, int method, size_t size) {
 /* unix socket -> TCP (staged through the session's pipe), or read/write */
 static void socket_to_socket(int method, size_t size) {
   const char *what = method ? "unix->tcp read_write" : "unix->tcp splice_pipe";
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   struct h_end a, b;
   h_end_open(&a, H_UNIX, true);
   h_end_open(&b, H_TCP, false);
@@ -129,7 +129,7 @@ static void file_to_file(int method, size_t size) {
   char what[64];
   snprintf(what, sizeof what, "file->file %s",
            method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   /* small steps: many syscalls for the timer to hit */
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_CHUNK, 65536), 0);
   int in = tu_file(size, 9), out = tu_tmpfile();

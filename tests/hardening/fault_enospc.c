@@ -76,7 +76,7 @@ static void from_file(int method) {
   char what[64];
   snprintf(what, sizeof what, "file->tmpfs %s",
            method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   int in = tu_file(DATA_SIZE, 5), out = fs_file("f");
   CHECK_EQ(splicer_copy(s, in, out, SPLICER_TO_EOF), -ENOSPC);
   check_prefix(s, out, what);
@@ -89,7 +89,7 @@ static void from_stream(int kind, int method) {
   char what[64];
   snprintf(what, sizeof what, "%s->tmpfs %s", h_kind_name(kind),
            method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   struct h_end src;
   h_end_open(&src, kind, true);
   int out = fs_file("s");

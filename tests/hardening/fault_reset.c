@@ -80,7 +80,7 @@ static void destination_reset(int src_kind, int method, int tee) {
   char what[80];
   snprintf(what, sizeof what, "%s->tcp%s %s", h_kind_name(src_kind),
            tee ? " (tee +pipe)" : "", method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   int in, feed_fd = -1, sv[2] = {-1, -1};
   if (src_kind == H_FILE) {
     in = tu_file(BIG, 21);
@@ -163,7 +163,7 @@ static void source_reset(int method) {
   char what[80];
   snprintf(what, sizeof what, "tcp(reset)->file %s",
            method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   int tcp[2];
   tu_tcp_pair(tcp);
   int out = tu_tmpfile();

@@ -67,7 +67,7 @@ static void to_file(int method) {
   char what[64];
   snprintf(what, sizeof what, "file->file %s",
            method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   /* small chunks: the cut lands mid-transfer */
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_CHUNK, 65536), 0);
   int in = tu_file(SIZE, 17), out = tu_tmpfile();
@@ -88,7 +88,7 @@ static void to_stream(int kind, int method) {
   char what[64];
   snprintf(what, sizeof what, "file->%s %s", h_kind_name(kind),
            method ? splicer_method_name(method) : "default");
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_CHUNK, 65536), 0);
   int in = tu_file(SIZE, 17);
   struct h_end d;

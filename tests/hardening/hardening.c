@@ -139,11 +139,3 @@ void h_result(const char *name, const char *fmt, ...) {
   fflush(stdout);
   va_end(ap);
 }
-
-splicer_session *h_session(int method) {
-  splicer_session *s;
-  CHECK_EQ(splicer_session_new(&s), 0);
-  if (method)
-    CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 1 << method), 0);
-  return s;
-}

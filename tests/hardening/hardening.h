@@ -40,9 +40,6 @@ unsigned char *h_slurp(int fd, size_t *len);
 /* write all of p to fd (blocking) */
 void h_write_all(int fd, const void *p, size_t n);
 
-/* A new session limited to one method (0: all methods); exits on failure. */
-splicer_session *h_session(int method);
-
 double h_now(void);              /* seconds, monotonic */
 long h_rss_kib(void);            /* VmRSS of this process */
 int h_env_int(const char *name, int dflt);

@@ -277,7 +277,7 @@ static void no_sigpipe_death(void) {
 static void never_past_len(int kind, int method, bool tee, bool nonblock,
                            size_t len) {
   enum { EXTRA = 5000 };
-  splicer_session *s = h_session(method);
+  splicer_session *s = tu_session(method);
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_NONBLOCK, nonblock), 0);
   struct h_end src, dst;
   h_end_open(&src, kind, true);
