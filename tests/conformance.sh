@@ -4,7 +4,7 @@
 #      a warning if that is missing),
 #   2. build if needed (scripts/build),
 #   3. run the C reference runner and every binding runner present and
-#      executable (bindings/{go,rust,lua}/conformance.sh), each given the
+#      executable (bindings/{go,rust,lua,python,ruby}/conformance.sh), each given the
 #      case paths, from the repository root,
 #   4. diff each binding's normalised lines against C's,
 #   5. end with "N passed, N failed, N skipped": cases summed over all
@@ -19,7 +19,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dir=${BUILD_DIR:-build}
-runners=${SPLICER_CONFORMANCE_RUNNERS:-c go rust lua}
+runners=${SPLICER_CONFORMANCE_RUNNERS:-c go rust lua python ruby}
 verbose=${SPLICER_CONFORMANCE_VERBOSE:-}
 if [ $# -gt 0 ]; then cases=("$@"); else cases=(tests/cases); fi
 P=0 F=0 S=0

@@ -30,6 +30,7 @@ build = {
         "splicer_wrap.c",
         "vendor/src/buf.c",
         "vendor/src/errors.c",
+        "vendor/src/pool.c",
         "vendor/src/raw.c",
         "vendor/src/session.c",
         "vendor/src/transfer.c",

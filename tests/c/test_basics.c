@@ -74,6 +74,8 @@ int main(void) {
   int in = tu_file(10000, 1), p[2];
   tu_pipe(p);
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_METHODS, 0xfe), 0);
+  /* the session's own pipes: without the pool */
+  CHECK_EQ(splicer_session_set(s, SPLICER_OPT_POOL, 0), 0);
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_PIPE_SIZE, 70000), 0);
   CHECK_EQ(splicer_session_get(s, SPLICER_OPT_PIPE_SIZE, &v), 0);
   CHECK_EQ(v, 70000); /* no pipe yet: what was asked */
@@ -89,6 +91,13 @@ int main(void) {
   CHECK_EQ(splicer_session_set(s, SPLICER_OPT_PIPE_SIZE, 4096), 0);
   CHECK_EQ(splicer_session_get(s, SPLICER_OPT_PIPE_SIZE, &v), 0);
   CHECK_EQ(v, 4096);
+  /* with the pool: the lesser of the option and the pool pipes' size */
+  CHECK_EQ(splicer_session_set(s, SPLICER_OPT_POOL, 1), 0);
+  CHECK_EQ(splicer_session_get(s, SPLICER_OPT_PIPE_SIZE, &v), 0);
+  CHECK_EQ(v, 4096);
+  CHECK_EQ(splicer_session_set(s, SPLICER_OPT_PIPE_SIZE, 1 << 24), 0);
+  CHECK_EQ(splicer_session_get(s, SPLICER_OPT_PIPE_SIZE, &v), 0);
+  CHECK_EQ(v, 262144);
   tu_pass("pipe size reflects the kernel");
 
   splicer_stats st;

@@ -41,7 +41,8 @@ int main(void) {
 
   CHECK_EQ(splicer_open(s, in, -2, out, 0, 10), -EINVAL);
   CHECK_EQ(splicer_open(s, in, 0, out, -7, 10), -EINVAL);
-  CHECK_EQ(splicer_open(s, sv[0], SPLICER_OFF_CUR, sv[0], SPLICER_OFF_CUR, 10), -EINVAL);
+  /* one pipe at both ends would read back what it writes */
+  CHECK_EQ(splicer_open(s, p[0], SPLICER_OFF_CUR, p[1], SPLICER_OFF_CUR, 10), -EINVAL);
   int fds[SPLICER_TEE_MAX + 1];
   for (int i = 0; i <= SPLICER_TEE_MAX; i++)
     fds[i] = out;

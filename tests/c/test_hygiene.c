@@ -30,6 +30,13 @@ int main(void) {
     }
     splicer_session_free(s);
   }
+  /* the pool keeps the empty pipes for reuse: at most its idle cap */
+  splicer_pool_stats ps;
+  CHECK_EQ(splicer_pool_stats_get(&ps, sizeof ps), 0);
+  CHECK_EQ(ps.in_use, 0);
+  CHECK(ps.idle >= 1 && ps.idle <= 32, "idle %llu", (unsigned long long)ps.idle);
+  CHECK_EQ(tu_count_fds(), before + 4 + 2 * (int)ps.idle);
+  CHECK_EQ(splicer_pool_trim(), (int)ps.idle);
   CHECK_EQ(tu_count_fds(), before + 4);
   tu_pass("10,000 sessions, no fd leak");
 
@@ -60,7 +67,7 @@ int main(void) {
       snprintf(cmd + len, sizeof cmd - len, " -e 'pipe:\\[%lu\\]'", (unsigned long)st.st_ino);
       made++;
     }
-    CHECK_EQ(made, 8);
+    CHECK_EQ(made, 8); /* 4 pipes, now idle in the pool */
     fflush(NULL);
     FILE *p = popen(cmd, "r");
     int n = -1;
@@ -72,6 +79,7 @@ int main(void) {
   tu_pass("internal fds are close-on-exec");
 
   close(in); close(out); close(sv[0]); close(sv[1]);
+  splicer_pool_trim();
   CHECK_EQ(tu_count_fds(), before);
   return 0;
 }

@@ -106,7 +106,22 @@ static int feed(struct ctx *c, struct fixture *f) {
   return r < 0 ? -1 : 0;
 }
 
+static int open_file(struct ctx *c, struct fixture *f);
+
+/* same_as: another fd of an earlier file fixture's file. */
+static int setup_same_file(struct ctx *c, struct fixture *f, const char *other) {
+  struct fixture *o = fixture_find(c, other);
+  if (!o || o == f || strcmp(o->kind, "file") != 0 || !o->path[0])
+    return fail(c, "fixture %s: same_as %s is not an earlier file fixture", f->name, other);
+  snprintf(f->path, sizeof f->path, "%s", o->path);
+  f->shares_file = 1;
+  return open_file(c, f);
+}
+
 static int setup_file(struct ctx *c, struct fixture *f) {
+  const char *other = json_str(f->spec, "same_as");
+  if (other)
+    return setup_same_file(c, f, other);
   const jval *tmpfs = json_get(f->spec, "tmpfs");
   const char *dir = c->rundir;
   if (tmpfs) {
@@ -140,6 +155,11 @@ static int setup_file(struct ctx *c, struct fixture *f) {
     }
   }
   close(w);
+  return open_file(c, f);
+}
+
+/* Open f->path with the fixture's mode, append and pos. */
+static int open_file(struct ctx *c, struct fixture *f) {
   const char *mode = json_str(f->spec, "mode");
   int flags = O_RDWR;
   if (mode && strcmp(mode, "r") == 0)
@@ -256,6 +276,54 @@ static int setup_socket(struct ctx *c, struct fixture *f, int tcp) {
   return 0;
 }
 
+/* udp_pair: two UDP sockets on 127.0.0.1 connected to each other;
+ * unix_dgram_pair: socketpair(AF_UNIX, SOCK_DGRAM). */
+static int setup_dgram(struct ctx *c, struct fixture *f, int udp) {
+  int sv[2] = {-1, -1};
+  if (!udp) {
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+      return fail(c, "socketpair: %s", strerror(errno));
+  } else {
+    struct sockaddr_in a[2];
+    for (int k = 0; k < 2; k++) {
+      socklen_t alen = sizeof a[k];
+      memset(&a[k], 0, sizeof a[k]);
+      a[k].sin_family = AF_INET;
+      a[k].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      sv[k] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (sv[k] < 0 || bind(sv[k], (struct sockaddr *)&a[k], sizeof a[k]) < 0 ||
+          getsockname(sv[k], (struct sockaddr *)&a[k], &alen) < 0) {
+        int e = errno;
+        for (int j = 0; j <= k; j++)
+          if (sv[j] >= 0)
+            close(sv[j]);
+        return fail(c, "udp socket: %s", strerror(e));
+      }
+    }
+    if (connect(sv[0], (struct sockaddr *)&a[1], sizeof a[1]) < 0 ||
+        connect(sv[1], (struct sockaddr *)&a[0], sizeof a[0]) < 0) {
+      int e = errno;
+      close(sv[0]);
+      close(sv[1]);
+      return fail(c, "udp connect: %s", strerror(e));
+    }
+  }
+  f->fd = sv[0];
+  f->peer = sv[1];
+  f->peer_reads = 1;
+  f->dgram = 1;
+  int64_t v;
+  if (json_int(f->spec, "sndbuf", &v)) {
+    int iv = (int)v;
+    setsockopt(f->fd, SOL_SOCKET, SO_SNDBUF, &iv, sizeof iv);
+  }
+  if (json_int(f->spec, "rcvbuf", &v)) {
+    int iv = (int)v;
+    setsockopt(f->peer, SOL_SOCKET, SO_RCVBUF, &iv, sizeof iv);
+  }
+  return 0;
+}
+
 static int setup_path(struct ctx *c, struct fixture *f, const char *path, int flags) {
   f->fd = open(path, flags | O_CLOEXEC);
   if (f->fd < 0)
@@ -276,6 +344,10 @@ static int setup_one(struct ctx *c, struct fixture *f) {
     r = setup_socket(c, f, 0);
   else if (strcmp(k, "tcp") == 0)
     r = setup_socket(c, f, 1);
+  else if (strcmp(k, "udp_pair") == 0)
+    r = setup_dgram(c, f, 1);
+  else if (strcmp(k, "unix_dgram_pair") == 0)
+    r = setup_dgram(c, f, 0);
   else if (strcmp(k, "dev_null") == 0)
     r = setup_path(c, f, "/dev/null", O_RDWR);
   else if (strcmp(k, "dev_zero") == 0)
@@ -301,6 +373,8 @@ static int setup_one(struct ctx *c, struct fixture *f) {
       close(f->peer);
       f->peer = -1;
     }
+  } else if (f->peer >= 0 && f->dgram) {
+    /* datagrams are sent by steps (send_datagram) */
   } else if (f->peer >= 0) {
     /* a socket: the peer can both feed the fd and read what it sends */
     if (strcmp(k, "pipe") != 0 && feed(c, f) < 0)
@@ -359,10 +433,46 @@ struct fixture *fixture_by_fd(struct ctx *c, int fd) {
   return NULL;
 }
 
+/* One whole datagram the peer can receive now; 0 if none. */
+static int64_t recv_datagram(struct ctx *c, struct fixture *f, int timeout_ms) {
+  unsigned char buf[65536];
+  struct pollfd p = {f->peer, POLLIN, 0};
+  int pr;
+  while ((pr = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+    ;
+  if (pr <= 0)
+    return 0;
+  ssize_t n;
+  while ((n = recv(f->peer, buf, sizeof buf, MSG_DONTWAIT)) < 0 && errno == EINTR)
+    ;
+  if (n < 0)
+    return errno == EAGAIN ? 0 : -1;
+  if ((size_t)n > f->max_datagram)
+    f->max_datagram = (size_t)n;
+  if (bytes_append(&f->arrived, buf, (size_t)n) < 0) {
+    fail(c, "out of memory");
+    return -1;
+  }
+  return n == 0 ? -2 : n; /* -2: a zero-length datagram, not nothing */
+}
+
 int64_t fixture_drain(struct ctx *c, struct fixture *f, size_t max, int once) {
   if (f->peer < 0 || !f->peer_reads || f->has_reader) {
     fail(c, "fixture %s has no peer to read", f->name);
     return -1;
+  }
+  if (f->dgram) {
+    /* whole datagrams, whatever max says: a shorter read would cut one */
+    int64_t total = 0, n;
+    while ((n = recv_datagram(c, f, 0)) != 0) {
+      if (n == -1)
+        return -1;
+      if (n > 0)
+        total += n;
+      if (once)
+        break;
+    }
+    return total;
   }
   unsigned char buf[65536];
   int64_t total = 0;
@@ -402,6 +512,21 @@ int fixture_write_peer(struct ctx *c, struct fixture *f, const unsigned char *p,
   if (write_all(f->peer, p, n) < 0)
     return fail(c, "fixture %s: peer write: %s", f->name, strerror(errno));
   return 0;
+}
+
+int64_t fixture_send_datagram(struct ctx *c, struct fixture *f, const unsigned char *p, size_t n) {
+  if (!f->dgram || f->peer < 0) {
+    fail(c, "fixture %s is not a datagram fixture", f->name);
+    return -1;
+  }
+  ssize_t w;
+  while ((w = send(f->peer, p, n, 0)) < 0 && errno == EINTR)
+    ;
+  if (w < 0) {
+    fail(c, "fixture %s: send: %s", f->name, strerror(errno));
+    return -1;
+  }
+  return w;
 }
 
 int fixture_close_peer(struct fixture *f) {
@@ -446,6 +571,14 @@ static int read_content(struct ctx *c, struct fixture *f) {
 }
 
 static int read_to_eof(struct ctx *c, struct fixture *f) {
+  if (f->dgram) {
+    /* no end of file: until nothing arrives for 50 ms */
+    int64_t n;
+    while ((n = recv_datagram(c, f, 50)) != 0)
+      if (n == -1)
+        return -1;
+    return 0;
+  }
   unsigned char buf[65536];
   for (;;) {
     ssize_t n = read(f->peer, buf, sizeof buf);
@@ -509,6 +642,12 @@ int fixtures_finish(struct ctx *c, const jval *arrived, int check) {
         if (read_to_eof(c, f) < 0)
           break;
       }
+      int64_t max_dgram;
+      if (json_int(a, "max_datagram", &max_dgram) && (int64_t)f->max_datagram > max_dgram) {
+        fail(c, "arrived at %s: a datagram of %zu bytes, more than %" PRId64, f->name,
+             f->max_datagram, max_dgram);
+        break;
+      }
       char got[17];
       snprintf(got, sizeof got, "%016" PRIx64, fnv1a64(f->arrived.p, f->arrived.n));
       if ((int64_t)f->arrived.n != size || strcmp(got, hash) != 0) {
@@ -525,7 +664,7 @@ int fixtures_finish(struct ctx *c, const jval *arrived, int check) {
     f->peer = -1;
     bytes_free(&f->arrived);
     bytes_free(&f->rd.got);
-    if (f->path[0])
+    if (f->path[0] && !f->shares_file)
       unlink(f->path);
     if (f->mnt[0]) {
       umount2(f->mnt, MNT_DETACH);

@@ -36,6 +36,19 @@ static int has_tmpfs(const jval *cs) {
   return 0;
 }
 
+/* The pool's options as the runner found them: every case starts from them
+ * (tests/README.md section 5.4). */
+static int64_t pool_defaults[3];
+static const int pool_options[3] = {SPLICER_POOL_MAX_PIPES, SPLICER_POOL_MAX_IDLE,
+                                    SPLICER_POOL_PIPE_SIZE};
+
+static void pool_reset(struct ctx *c) {
+  for (int k = 0; k < 3; k++)
+    splicer_pool_set(pool_options[k], pool_defaults[k]);
+  splicer_pool_trim();
+  splicer_pool_stats_get(&c->pool_start, sizeof c->pool_start);
+}
+
 /* Runs in the child: the case's status line (without the id) into out. */
 static void run_case(const jval *cs, const char *rundir, unsigned case_no, char *out, size_t outlen) {
   const char *skip_reason = json_str(cs, "skip");
@@ -56,22 +69,28 @@ static void run_case(const jval *cs, const char *rundir, unsigned case_no, char 
   }
   c->rundir = rundir;
   c->case_no = case_no;
+  pool_reset(c);
   int r = splicer_session_new(&c->s);
   if (r < 0)
     fail(c, "splicer_session_new: %s", splicer_errname(r));
+  c->sessions[0] = c->s;
+  c->session_names[0] = "main";
+  c->n_sessions = 1;
   if (r == 0 && fixtures_setup(c, json_get(cs, "fixtures")) == 0) {
     const jval *steps = json_get(cs, "steps");
     for (size_t k = 0; steps && steps->t == J_ARR && k < steps->n; k++)
       if (run_step(c, &steps->items[k], k) < 0)
         break;
   }
-  splicer_session_free(c->s);
+  for (size_t k = 0; k < c->n_sessions; k++)
+    splicer_session_free(c->sessions[k]);
   c->s = NULL;
   int ok = !c->detail[0];
   const jval *arrived = json_get(cs, "arrived");
   fixtures_finish(c, arrived, ok);
   for (size_t k = 0; k < c->n_raw_bufs; k++)
     free(c->raw_bufs[k]);
+  splicer_pool_trim(); /* idle pipes are the pool's, not a leak */
   int fds_after = count_fds();
   if (!c->detail[0] && fds_before != fds_after)
     fail(c, "fd leak: %d open before the case, %d after", fds_before, fds_after);
@@ -356,6 +375,8 @@ int main(int argc, char **argv) {
       }
   }
 
+  for (int k = 0; k < 3; k++)
+    splicer_pool_get(pool_options[k], &pool_defaults[k]);
   int passed = 0, failed = 0, skipped = 0;
   char rundir[4096] = "";
   if (!bad) {

@@ -105,7 +105,8 @@ static int option_arg(struct step_env *e, int *opt) {
     int value;
   } opts[] = {{"PIPE_SIZE", SPLICER_OPT_PIPE_SIZE}, {"CHUNK", SPLICER_OPT_CHUNK},
               {"NONBLOCK", SPLICER_OPT_NONBLOCK},   {"FALLBACK", SPLICER_OPT_FALLBACK},
-              {"METHODS", SPLICER_OPT_METHODS},     {"SIGPIPE", SPLICER_OPT_SIGPIPE}};
+              {"METHODS", SPLICER_OPT_METHODS},     {"SIGPIPE", SPLICER_OPT_SIGPIPE},
+              {"POOL", SPLICER_OPT_POOL}};
   const jval *v = json_get(e->st, "option");
   if (v && v->t == J_NUM && v->is_int) {
     *opt = (int)v->i;
@@ -321,7 +322,8 @@ static int op_stats(struct step_env *e) {
   if (check_field(e, x, "bytes", (int64_t)st.bytes) < 0 ||
       check_field(e, x, "syscalls", (int64_t)st.syscalls) < 0 ||
       check_field(e, x, "fallbacks", (int64_t)st.fallbacks) < 0 ||
-      check_field(e, x, "eagain", (int64_t)st.eagain) < 0)
+      check_field(e, x, "eagain", (int64_t)st.eagain) < 0 ||
+      check_field(e, x, "pool_misses", (int64_t)st.pool_misses) < 0)
     return -1;
   const jval *bm = json_get(x, "by_method");
   for (size_t k = 0; bm && bm->t == J_OBJ && k < bm->n; k++) {
@@ -533,6 +535,108 @@ static int op_set_pipe_size(struct step_env *e) {
   return check_result(e, splicer_set_pipe_size(f->fd, (int)size));
 }
 
+static int op_send_datagram(struct step_env *e) {
+  struct fixture *f = fixture_arg(e);
+  if (!f)
+    return -1;
+  size_t n;
+  unsigned char *p = data_make(e->c, json_get(e->st, "data"), &n);
+  if (!p)
+    return -1;
+  int64_t r = fixture_send_datagram(e->c, f, p, n);
+  free(p);
+  if (r < 0)
+    return -1;
+  return check_result(e, r);
+}
+
+static int op_use_session(struct step_env *e) {
+  struct ctx *c = e->c;
+  const char *name = json_str(e->st, "name");
+  if (!name)
+    return step_fail(e, "name is required");
+  for (size_t k = 0; k < c->n_sessions; k++)
+    if (strcmp(c->session_names[k], name) == 0) {
+      c->s = c->sessions[k];
+      return check_result(e, 0);
+    }
+  if (c->n_sessions == MAX_SESSIONS)
+    return step_fail(e, "too many sessions");
+  splicer_session *s;
+  int r = splicer_session_new(&s);
+  if (r < 0)
+    return step_fail(e, "splicer_session_new: %s", splicer_errname(r));
+  c->sessions[c->n_sessions] = s;
+  c->session_names[c->n_sessions++] = name;
+  c->s = s;
+  return check_result(e, 0);
+}
+
+static int pool_option_arg(struct step_env *e, int *opt) {
+  static const struct {
+    const char *name;
+    int value;
+  } opts[] = {{"MAX_PIPES", SPLICER_POOL_MAX_PIPES},
+              {"MAX_IDLE", SPLICER_POOL_MAX_IDLE},
+              {"PIPE_SIZE", SPLICER_POOL_PIPE_SIZE}};
+  const jval *v = json_get(e->st, "option");
+  if (v && v->t == J_NUM && v->is_int) {
+    *opt = (int)v->i;
+    return 0;
+  }
+  for (size_t k = 0; v && v->t == J_STR && k < sizeof opts / sizeof opts[0]; k++)
+    if (strcmp(v->s, opts[k].name) == 0) {
+      *opt = opts[k].value;
+      return 0;
+    }
+  return step_fail(e, "bad pool option");
+}
+
+static int op_pool_set(struct step_env *e) {
+  int opt;
+  int64_t v;
+  if (pool_option_arg(e, &opt) < 0)
+    return -1;
+  if (!json_int(e->st, "value", &v))
+    return step_fail(e, "value is required");
+  return check_result(e, splicer_pool_set(opt, v));
+}
+
+static int op_pool_get(struct step_env *e) {
+  int opt;
+  int64_t v = 0;
+  if (pool_option_arg(e, &opt) < 0)
+    return -1;
+  int r = splicer_pool_get(opt, &v);
+  return check_result(e, r < 0 ? r : v);
+}
+
+/* Counters relative to the case's start; gauges as they are. */
+static int op_pool_stats(struct step_env *e) {
+  splicer_pool_stats st;
+  int r = splicer_pool_stats_get(&st, sizeof st);
+  if (r < 0)
+    return step_fail(e, "splicer_pool_stats_get: %s", splicer_errname(r));
+  const jval *x = json_get(e->st, "expect");
+  if (!x)
+    return 0;
+  const splicer_pool_stats *b = &e->c->pool_start;
+  if (check_field(e, x, "borrowed", (int64_t)(st.borrowed - b->borrowed)) < 0 ||
+      check_field(e, x, "returned", (int64_t)(st.returned - b->returned)) < 0 ||
+      check_field(e, x, "created", (int64_t)(st.created - b->created)) < 0 ||
+      check_field(e, x, "closed", (int64_t)(st.closed - b->closed)) < 0 ||
+      check_field(e, x, "misses", (int64_t)(st.misses - b->misses)) < 0 ||
+      check_field(e, x, "discarded", (int64_t)(st.discarded - b->discarded)) < 0 ||
+      check_field(e, x, "undersized", (int64_t)(st.undersized - b->undersized)) < 0 ||
+      check_field(e, x, "in_use", (int64_t)st.in_use) < 0 ||
+      check_field(e, x, "idle", (int64_t)st.idle) < 0 ||
+      check_field(e, x, "peak_in_use", (int64_t)st.peak_in_use) < 0)
+    return -1;
+  return 0;
+}
+
+static int op_pool_trim(struct step_env *e) { return check_result(e, splicer_pool_trim()); }
+
 static const struct {
   const char *name;
   int (*fn)(struct step_env *);
@@ -563,6 +667,12 @@ static const struct {
     {"raw_copy_file_range", op_raw_copy_file_range},
     {"pipe_size", op_pipe_size},
     {"set_pipe_size", op_set_pipe_size},
+    {"send_datagram", op_send_datagram},
+    {"use_session", op_use_session},
+    {"pool_set", op_pool_set},
+    {"pool_get", op_pool_get},
+    {"pool_stats", op_pool_stats},
+    {"pool_trim", op_pool_trim},
 };
 
 int run_step(struct ctx *c, const jval *step, size_t index) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define MAX_FIXTURES 32
+#define MAX_SESSIONS 8
 
 struct bytes {
   unsigned char *p;
@@ -35,6 +36,9 @@ struct fixture {
   int peer;        /* the runner's end, -1 if none or closed */
   int peer_reads;  /* the peer is where bytes sent to fd arrive */
   int peer_closed_by_case; /* close_peer: what arrived was read before */
+  int dgram;       /* datagram fixture: the peer reads whole datagrams */
+  size_t max_datagram; /* largest datagram the peer received */
+  int shares_file; /* same_as: another fixture's file, unlinked by it */
   int is_file;     /* file or memfd: arrived = content */
   int readable;    /* fd may be read (file content collection) */
   char path[512];  /* file: its path */
@@ -45,7 +49,11 @@ struct fixture {
 };
 
 struct ctx {
-  splicer_session *s;
+  splicer_session *s; /* the current session (use_session) */
+  splicer_session *sessions[MAX_SESSIONS];
+  const char *session_names[MAX_SESSIONS];
+  size_t n_sessions;
+  splicer_pool_stats pool_start; /* the pool's counters when the case began */
   struct fixture fx[MAX_FIXTURES];
   size_t n_fx;
   const char *rundir;
@@ -87,6 +95,9 @@ struct fixture *fixture_by_fd(struct ctx *c, int fd);
 int64_t fixture_drain(struct ctx *c, struct fixture *f, size_t max, int once);
 int fixture_write_peer(struct ctx *c, struct fixture *f, const unsigned char *p, size_t n);
 int fixture_close_peer(struct fixture *f);
+/* The peer of a datagram fixture sends one datagram.  Returns the count or
+ * -1 (the case has failed). */
+int64_t fixture_send_datagram(struct ctx *c, struct fixture *f, const unsigned char *p, size_t n);
 /* The end of a case: collect, compare with "arrived", release everything. */
 int fixtures_finish(struct ctx *c, const jval *arrived, int check);
 

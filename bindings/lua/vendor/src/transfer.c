@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -28,6 +29,9 @@
  * neither a byte count nor an errno, so that it cannot be mistaken for
  * either (a 1-byte step must return, not run again) */
 #define RETRY (-((int64_t)1 << 40))
+/* returned by a fill that read a zero-length datagram: not the end of
+ * input, just nothing to deliver */
+#define EMPTY_DATAGRAM (-((int64_t)1 << 41))
 
 /* ---- fd classification and method choice ------------------------------- */
 
@@ -66,8 +70,11 @@ int splicer__classify(int fd, struct endpoint *ep) {
     return -EBADF;
 #endif
   ep->flags = flags;
+  ep->dev = st.st_dev;
+  ep->ino = st.st_ino;
   if (S_ISREG(st.st_mode)) {
     ep->kind = KIND_FILE;
+    ep->size = st.st_size;
     struct statfs sfs;
     ep->pseudo_fs = st.st_size == 0 && fstatfs(fd, &sfs) == 0 &&
                     is_pseudo_fs((long)sfs.f_type);
@@ -75,8 +82,16 @@ int splicer__classify(int fd, struct endpoint *ep) {
     ep->kind = KIND_PIPE;
   } else if (S_ISSOCK(st.st_mode)) {
     ep->kind = KIND_SOCKET;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0) {
+      ep->dgram = type == SOCK_DGRAM;
+      ep->records = type == SOCK_DGRAM || type == SOCK_SEQPACKET;
+    }
   } else if (S_ISBLK(st.st_mode)) {
     ep->kind = KIND_BLOCK;
+    ep->dev = st.st_rdev; /* two device nodes of one disk are one disk */
+    ep->ino = 0;
   } else if (S_ISCHR(st.st_mode)) {
     ep->kind = KIND_CHAR;
   } else {
@@ -102,10 +117,18 @@ static const int chain_tee[] = {SPLICER_METHOD_TEE, SPLICER_METHOD_READ_WRITE,
                                 SPLICER_METHOD_NONE};
 static const int chain_buf[] = {SPLICER_METHOD_VMSPLICE,
                                 SPLICER_METHOD_READ_WRITE, SPLICER_METHOD_NONE};
+/* A datagram (or seqpacket) destination: splice and sendfile hand a socket
+ * a pipe's worth at once, which a datagram socket sends as one datagram or
+ * refuses (EMSGSIZE); write(2) of a bounded size is one datagram, whole or
+ * not at all. */
+static const int chain_records[] = {SPLICER_METHOD_READ_WRITE,
+                                    SPLICER_METHOD_NONE};
 
-static const int *chain_for(int kind, int in, int out) {
+static const int *chain_for(int kind, int in, bool out_records, int out) {
   if (kind == XFER_TEE)
     return chain_tee;
+  if (out_records)
+    return chain_records;
   if (kind == XFER_BUF)
     return chain_buf;
   if (in == KIND_FILE && out == KIND_FILE)
@@ -130,7 +153,8 @@ int splicer__first_method(const splicer_session *s, uint32_t tried) {
    * position and move it, where the caller asked for neither */
   if (s->dst[0].ep.off >= 0)
     allowed &= ~(1u << SPLICER_METHOD_SENDFILE);
-  return first_in_chain(chain_for(s->kind, s->src.kind, s->dst[0].ep.kind),
+  return first_in_chain(chain_for(s->kind, s->src.kind, s->dst[0].ep.records,
+                                  s->dst[0].ep.kind),
                         allowed);
 }
 
@@ -140,7 +164,7 @@ int splicer_method_for(int fd_in, int fd_out) {
   if ((r = splicer__classify(fd_in, &in)) < 0 ||
       (r = splicer__classify(fd_out, &out)) < 0)
     return r;
-  r = first_in_chain(chain_for(XFER_COPY, in.kind, out.kind),
+  r = first_in_chain(chain_for(XFER_COPY, in.kind, out.records, out.kind),
                      SPLICER_ALL_METHODS);
   return r < 0 ? SPLICER_METHOD_READ_WRITE : r;
 }
@@ -276,6 +300,40 @@ static int64_t do_write(const struct endpoint *ep, const void *p, size_t n) {
   return r < 0 ? -errno : r;
 }
 
+/* Write from memory.  To a datagram (or seqpacket) destination every write
+ * is one record of at most dgram_max bytes; one the socket finds too large
+ * (EMSGSIZE: a Unix socket's sndbuf, UDP's 65,507) is tried again at half
+ * the size before anything is given up, and nothing is lost meanwhile. */
+static int64_t write_out(splicer_session *s, const struct endpoint *ep,
+                         const void *p, size_t n) {
+  if (!ep->records)
+    return do_write(ep, p, n);
+  for (;;) {
+    size_t piece = n < s->dgram_max ? n : s->dgram_max;
+    int64_t r = do_write(ep, p, piece);
+    if (r != -EMSGSIZE || piece / 2 < SPLICER_DGRAM_MIN)
+      return r;
+    s->stats.syscalls++;
+    s->dgram_max = piece / 2;
+  }
+}
+
+/* Delivered bytes not yet counted by method go to @method. */
+static void attribute(splicer_session *s, int method) {
+  uint64_t d = splicer__min_delivered(s);
+  if (d > s->attributed) {
+    s->stats.bytes_by_method[method] += d - s->attributed;
+    s->attributed = d;
+  }
+}
+
+/* The method that carries the batch in flight: a batch that could not get a
+ * pipe from the pool goes through read/write whatever the transfer's
+ * method. */
+static int carrier(const splicer_session *s) {
+  return s->batch == BATCH_BUF ? SPLICER_METHOD_READ_WRITE : s->method;
+}
+
 /* ---- direct transfers --------------------------------------------------- */
 
 static bool is_direct(const splicer_session *s) {
@@ -334,7 +392,7 @@ static int64_t direct_call(splicer_session *s, size_t want) {
     return splicer_vmsplice(out->fd, &iov, 1, nb ? SPLICER_F_NONBLOCK : 0);
   }
   default: /* read/write of a sealed buffer */
-    return do_write(out, s->buf->data + s->consumed, want);
+    return write_out(s, out, s->buf->data + s->consumed, want);
   }
 }
 
@@ -344,14 +402,18 @@ static int64_t step_direct(splicer_session *s) {
   int64_t n;
   /* EAGAIN with both ends ready means it raced with the peer: call again,
    * a bounded number of times so that an fd that polls ready but still
-   * refuses cannot make the session spin */
-  for (int attempt = 0;; attempt++) {
+   * refuses cannot make the session spin.  A zero-length datagram is not
+   * the end of input: read on (its queue is finite; a blocking source then
+   * waits for the next datagram as read(2) would). */
+  for (int attempt = 0;;) {
     n = note(s, direct_call(s, want));
+    if (n == 0 && in->dgram && s->kind != XFER_BUF && want > 0)
+      continue;
     if (n != -EAGAIN)
       break;
     if (!wait_for_either(s))
       return n;
-    if (attempt == 2) {
+    if (attempt++ == 2) {
       set_wait(s, out->fd, POLLOUT);
       return n;
     }
@@ -388,6 +450,37 @@ static int pipe_of(const splicer_session *s, size_t i) {
   return s->pipes[s->kind == XFER_TEE ? i : 0][0];
 }
 
+/* Pipes for the next batch: the session's own, or a loan from the pool.
+ * Only called while nothing is pending, so any pipe it yields is empty.
+ * @return 0, -ENOBUFS (the pool has none to lend), or -errno. */
+static int acquire_pipes(splicer_session *s) {
+  size_t n = pipes_needed(s);
+  if (!s->pooled)
+    return splicer__ensure_pipes(s, n);
+  int r = splicer__pool_borrow(s->pipes, n, &s->lease);
+  if (r < 0)
+    return r;
+  s->n_borrowed = n;
+  s->pipe_cap = s->lease.cap;
+  return 0;
+}
+
+/* Give back what held the batch, now empty: the pool's pipes go back to the
+ * pool, and a pooled session's buffer is freed, so that a session between
+ * batches holds neither. */
+static void release_batch(splicer_session *s) {
+  attribute(s, carrier(s));
+  if (s->n_borrowed > 0) {
+    splicer__pool_return(s->pipes, s->n_borrowed, &s->lease);
+    s->n_borrowed = 0;
+    s->pipe_cap = 0;
+  }
+  if (s->pooled && s->rwbuf)
+    splicer__free_rwbuf(s);
+  s->batch = BATCH_NONE;
+  s->rw_len = 0;
+}
+
 /* The kernel refused to deliver from our pipe (say, a destination without
  * splice_write) before any destination received a byte: move the batch
  * into the read/write buffer and carry on there.  Bytes already taken from
@@ -397,8 +490,9 @@ static int64_t migrate_to_read_write(splicer_session *s, int64_t err) {
     return err;
   if (s->kind == XFER_BUF) {
     /* the sealed buffer still has them: just forget the pipe's copy */
-    splicer__close_pipes(s);
+    splicer__drop_pipes(s);
     s->consumed = 0;
+    s->batch = BATCH_NONE;
     return fall_back(s, err);
   }
   size_t batch = (size_t)s->consumed;
@@ -417,24 +511,27 @@ static int64_t migrate_to_read_write(splicer_session *s, int64_t err) {
       return n < 0 ? -errno : -EIO;
     got += (size_t)n;
   }
-  splicer__close_pipes(s); /* the other pipes hold copies of the same batch */
+  splicer__drop_pipes(s); /* the other pipes hold copies of the same batch */
+  s->batch = BATCH_BUF;
   s->rw_len = batch;
   return RETRY;
 }
 
 /* Deliver what each destination is owed.
- * @return 0 when nothing is pending any more, -EAGAIN when a destination
- * would block (the others were still served), RETRY after a fallback, or
- * -errno. */
+ * @return 0 when nothing is pending any more (what held the batch is given
+ * back), -EAGAIN when a destination would block (the others were still
+ * served), RETRY after a fallback, or -errno. */
 static int64_t drain(splicer_session *s) {
+  if (s->batch == BATCH_NONE)
+    return 0;
   bool blocked = false;
   for (size_t i = 0; i < s->n_dst; i++) {
     struct destination *d = &s->dst[i];
     while (d->delivered < s->consumed) {
       uint64_t owed = s->consumed - d->delivered;
       int64_t n;
-      if (s->method == SPLICER_METHOD_READ_WRITE)
-        n = do_write(&d->ep, s->rwbuf + (s->rw_len - owed), (size_t)owed);
+      if (s->batch == BATCH_BUF)
+        n = write_out(s, &d->ep, s->rwbuf + (s->rw_len - owed), (size_t)owed);
       else
         n = splicer_splice(pipe_of(s, i), SPLICER_OFF_CUR, d->ep.fd, d->ep.off,
                            owed, splice_flags(s));
@@ -449,73 +546,175 @@ static int64_t drain(splicer_session *s) {
       if (n == -EAGAIN) {
         set_wait(s, d->ep.fd, POLLOUT);
         blocked = true;
+        s->dst_blocked = true;
         break;
       }
-      if (s->method != SPLICER_METHOD_READ_WRITE && refusal(s, n) &&
-          nothing_delivered(s))
+      if (s->batch == BATCH_PIPE && refusal(s, n) && nothing_delivered(s))
         return migrate_to_read_write(s, n);
       return n;
     }
   }
-  return blocked ? -EAGAIN : 0;
+  if (blocked)
+    return -EAGAIN;
+  release_batch(s);
+  return 0;
+}
+
+static bool may_block(const struct endpoint *ep, const splicer_session *s) {
+  return !s->nonblock && !(ep->flags & O_NONBLOCK) &&
+         (ep->kind == KIND_PIPE || ep->kind == KIND_SOCKET ||
+          ep->kind == KIND_CHAR || ep->kind == KIND_OTHER);
+}
+
+/* A pooled session holds a pipe (or buffer) only while bytes are in
+ * flight, so before it takes a batch it waits without one:
+ *   - for destinations that refused bytes (EAGAIN) since the last batch,
+ *     until they are writable again: a batch taken now would sit in its
+ *     pipe until then;
+ *   - in blocking mode, for a source that came back short last time, until
+ *     it is readable: a thread blocked in splice(2) would hold its pipe.
+ * @return 0 to go on, or -EAGAIN (the wait is set). */
+static int64_t wait_before_fill(splicer_session *s) {
+  if (!s->pooled)
+    return 0;
+  if (s->dst_blocked) {
+    struct pollfd p[SPLICER_TEE_MAX];
+    for (size_t i = 0; i < s->n_dst; i++)
+      p[i] = (struct pollfd){.fd = s->dst[i].ep.fd, .events = POLLOUT};
+    if (poll(p, s->n_dst, 0) >= 0)
+      for (size_t i = 0; i < s->n_dst; i++)
+        if (p[i].revents == 0) {
+          set_wait(s, p[i].fd, POLLOUT);
+          return -EAGAIN;
+        }
+    s->dst_blocked = false;
+  }
+  if (s->kind != XFER_BUF && s->src_may_block && may_block(&s->src, s)) {
+    struct pollfd p = {.fd = s->src.fd, .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+      ;
+  }
+  return 0;
+}
+
+/* One batch into the pipes (pipes[0] from the source, the others by tee).
+ * @return bytes taken, or what the syscall returned. */
+static int64_t fill_pipe(splicer_session *s, size_t want) {
+  int64_t n;
+  if (s->kind == XFER_BUF) {
+    struct iovec iov = {s->buf->data + s->consumed, want};
+    n = splicer_vmsplice(s->pipes[0][1], &iov, 1, SPLICER_F_NONBLOCK);
+  } else {
+    n = splicer_splice(s->src.fd, s->src.off, s->pipes[0][1], SPLICER_OFF_CUR,
+                       want, splice_flags(s));
+  }
+  note(s, n);
+  for (size_t i = 1; n > 0 && i < pipes_needed(s); i++) {
+    /* pipes[i] is empty and as large as pipes[0]: tee takes it all */
+    int64_t t = note(s, splicer_tee(s->pipes[0][0], s->pipes[i][1],
+                                    (uint64_t)n, SPLICER_F_NONBLOCK));
+    if (t != n) {
+      /* cannot happen with equal capacities; if it does, the batch is
+       * not in every pipe, so it must not be delivered anywhere */
+      splicer__drop_pipes(s);
+      s->consumed += (uint64_t)n;
+      return t < 0 ? t : -EIO;
+    }
+  }
+  if (n > 0)
+    s->batch = BATCH_PIPE;
+  else
+    release_batch(s); /* nothing taken: the pipes are empty */
+  return n;
+}
+
+/* One batch into the read/write buffer. */
+static int64_t fill_buf(splicer_session *s) {
+  int r = ensure_rwbuf(s, rw_batch_size(s));
+  if (r < 0)
+    return r;
+  int64_t n = note(s, do_read(&s->src, s->rwbuf, want_bytes(s, rw_batch_size(s))));
+  if (n > 0) {
+    s->batch = BATCH_BUF;
+    s->rw_len = (size_t)n;
+  } else {
+    s->batch = BATCH_BUF;
+    release_batch(s);
+  }
+  return n;
+}
+
+/* A sealed buffer whose staging pipe could not be had is written straight
+ * from the buffer: it holds the bytes already. */
+static int64_t write_buf_direct(splicer_session *s) {
+  struct endpoint *out = &s->dst[0].ep;
+  int64_t n = note(s, write_out(s, out, s->buf->data + s->consumed,
+                                want_bytes(s, rw_batch_size(s))));
+  if (n > 0) {
+    advance(out, n);
+    s->consumed += (uint64_t)n;
+    s->dst[0].delivered += (uint64_t)n;
+    attribute(s, SPLICER_METHOD_READ_WRITE);
+  } else if (n == -EAGAIN) {
+    s->dst_blocked = true;
+    set_wait(s, out->fd, POLLOUT);
+  }
+  return n;
 }
 
 /* Take one batch from the source.  Called only when nothing is pending, so
- * every internal pipe is empty.
- * @return bytes taken, 0 at end of input, RETRY after a fallback, -errno. */
+ * every internal pipe is empty and no buffer holds bytes.
+ * @return bytes taken, 0 at end of input, EMPTY_DATAGRAM, RETRY after a
+ * fallback, -errno. */
 static int64_t fill(splicer_session *s) {
-  int64_t n;
-  if (s->method == SPLICER_METHOD_READ_WRITE) {
-    int r = ensure_rwbuf(s, rw_batch_size(s));
-    if (r < 0)
+  int64_t n = wait_before_fill(s);
+  if (n < 0)
+    return n;
+  uint64_t limit = rw_batch_size(s);
+  bool via_buf = s->method == SPLICER_METHOD_READ_WRITE;
+  if (!via_buf) {
+    int r = acquire_pipes(s);
+    if (r == -ENOBUFS && s->pooled) {
+      /* the pool has nothing to lend: this batch goes by read/write */
+      s->stats.pool_misses++;
+      if (!(s->methods & (1u << SPLICER_METHOD_READ_WRITE)))
+        return -ENOBUFS;
+      if (s->kind == XFER_BUF)
+        return write_buf_direct(s);
+      via_buf = true;
+    } else if (r < 0) {
       return r;
-    n = do_read(&s->src, s->rwbuf, want_bytes(s, rw_batch_size(s)));
-    note(s, n);
-    if (n >= 0)
-      s->rw_len = (size_t)n;
-  } else {
-    int r = splicer__ensure_pipes(s, pipes_needed(s));
-    if (r < 0)
-      return r;
-    size_t want = want_bytes(s, (uint64_t)s->pipe_cap);
-    if (s->kind == XFER_BUF) {
-      struct iovec iov = {s->buf->data + s->consumed, want};
-      n = splicer_vmsplice(s->pipes[0][1], &iov, 1, SPLICER_F_NONBLOCK);
     } else {
-      n = splicer_splice(s->src.fd, s->src.off, s->pipes[0][1],
-                         SPLICER_OFF_CUR, want, splice_flags(s));
-    }
-    note(s, n);
-    for (size_t i = 1; n > 0 && i < pipes_needed(s); i++) {
-      /* pipes[i] is empty and as large as pipes[0]: tee takes it all */
-      int64_t t = note(s, splicer_tee(s->pipes[0][0], s->pipes[i][1],
-                                      (uint64_t)n, SPLICER_F_NONBLOCK));
-      if (t != n) {
-        /* cannot happen with equal capacities; if it does, the batch is
-         * not in every pipe, so it must not be delivered anywhere */
-        splicer__close_pipes(s);
-        s->consumed += (uint64_t)n;
-        return t < 0 ? t : -EIO;
-      }
+      limit = (uint64_t)s->pipe_cap;
+      if (s->pooled && (uint64_t)s->pipe_size < limit)
+        limit = (uint64_t)s->pipe_size;
     }
   }
+  size_t want = want_bytes(s, limit);
+  n = via_buf ? fill_buf(s) : fill_pipe(s, want);
   if (n > 0) {
     advance(&s->src, n);
     s->consumed += (uint64_t)n;
+    s->src_may_block = (size_t)n < want;
     return n;
   }
   if (n == 0) {
-    if (s->consumed == 0 && s->src.pseudo_fs &&
-        s->method != SPLICER_METHOD_READ_WRITE && fall_back(s, 0) == RETRY)
+    if (s->src.dgram && want > 0) {
+      s->src_may_block = true;
+      return EMPTY_DATAGRAM;
+    }
+    if (s->consumed == 0 && s->src.pseudo_fs && !via_buf &&
+        fall_back(s, 0) == RETRY)
       return RETRY;
     s->src_eof = true;
     return 0;
   }
   if (n == -EAGAIN) {
+    s->src_may_block = true;
     set_wait(s, s->src.fd, POLLIN);
     return n;
   }
-  if (s->consumed == 0 && refusal(s, n))
+  if (s->consumed == 0 && !via_buf && refusal(s, n))
     return fall_back(s, n);
   return n;
 }
@@ -529,7 +728,9 @@ static int64_t step_staged(splicer_session *s) {
     return r;
   if (source_done(s))
     return 0;
-  r = fill(s);
+  do
+    r = fill(s);
+  while (r == EMPTY_DATAGRAM);
   if (r <= 0) /* end of input, -EAGAIN, RETRY or an error */
     return r;
   return drain(s);
@@ -636,7 +837,7 @@ int64_t splicer__step(splicer_session *s) {
   while (r == RETRY);
   uint64_t delta = splicer__min_delivered(s) - before;
   s->stats.bytes += delta;
-  s->stats.bytes_by_method[s->method] += delta;
+  attribute(s, carrier(s));
   finish_if_done(s);
   if (delta > 0) {
     /* the error (if any) comes back on the next step; a pending EAGAIN

@@ -48,6 +48,7 @@ pub const SPLICER_OPT_NONBLOCK: splicer_option = 200;
 pub const SPLICER_OPT_FALLBACK: splicer_option = 201;
 pub const SPLICER_OPT_METHODS: splicer_option = 202;
 pub const SPLICER_OPT_SIGPIPE: splicer_option = 203;
+pub const SPLICER_OPT_POOL: splicer_option = 204;
 pub type splicer_option = ::std::os::raw::c_uint;
 unsafe extern "C" {
     #[doc = " splicer_session_set() - set an option (enum splicer_option).\n @return 0, or -EINVAL (NULL session, unknown option, value out of\n         range), -EBUSY (PIPE_SIZE while bytes are pending)."]
@@ -65,8 +66,61 @@ unsafe extern "C" {
         value: *mut i64,
     ) -> ::std::os::raw::c_int;
 }
+pub const SPLICER_POOL_MAX_PIPES: splicer_pool_option = 300;
+pub const SPLICER_POOL_MAX_IDLE: splicer_pool_option = 301;
+pub const SPLICER_POOL_PIPE_SIZE: splicer_pool_option = 302;
+pub type splicer_pool_option = ::std::os::raw::c_uint;
 unsafe extern "C" {
-    #[doc = " splicer_open() - begin a transfer of up to @len bytes from @fd_in to\n @fd_out.  Nothing moves until splicer_step() or splicer_run().\n @off_in, @off_out: an offset >= 0 reads/writes there and leaves the fd's\n   position alone (the session advances its own copy); SPLICER_OFF_CUR\n   uses and advances the fd's position.\n @len: bytes to move, or SPLICER_TO_EOF.  The source is never read past\n   @len: extra bytes of a socket or pipe stay where they are.  0 opens a\n   transfer that is already finished.\n\n A transfer that is still open but holds no pending bytes is replaced.\n @return 0, or\n   -EBADF   an fd is negative or not open, @fd_in is not readable or\n            @fd_out is not writable;\n   -ESPIPE  an offset >= 0 given for a pipe or socket;\n   -EINVAL  NULL session, an offset < -1, an offset >= 0 on an O_APPEND\n            destination, or @fd_in == @fd_out for a pipe or socket;\n   -EBUSY   the previous transfer still holds pending bytes (deliver them\n            with splicer_step() or drop them with splicer_abort());\n   -EOPNOTSUPP no method allowed by SPLICER_OPT_METHODS applies."]
+    #[doc = " splicer_pool_set() - set an option of the process-wide pipe pool (enum\n splicer_pool_option).  Safe while transfers run in other threads.\n @return 0, or -EINVAL (unknown option, value out of range)."]
+    pub fn splicer_pool_set(option: ::std::os::raw::c_int, value: i64) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
+    #[doc = " splicer_pool_get() - read a pool option into *value: the value in effect\n (for MAX_PIPES, the derived default until it is set; for PIPE_SIZE, the\n size asked, before the kernel's rounding).\n @return 0, or -EINVAL (NULL value, unknown option)."]
+    pub fn splicer_pool_get(option: ::std::os::raw::c_int, value: *mut i64) -> ::std::os::raw::c_int;
+}
+#[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct splicer_pool_stats {
+    pub borrowed: u64,
+    pub returned: u64,
+    pub created: u64,
+    pub closed: u64,
+    pub misses: u64,
+    pub in_use: u64,
+    pub idle: u64,
+    pub peak_in_use: u64,
+    pub discarded: u64,
+    pub undersized: u64,
+    pub reserved: [u64; 6usize],
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of splicer_pool_stats"][::std::mem::size_of::<splicer_pool_stats>() - 128usize];
+    ["Alignment of splicer_pool_stats"][::std::mem::align_of::<splicer_pool_stats>() - 8usize];
+    ["Offset of field: splicer_pool_stats::borrowed"][::std::mem::offset_of!(splicer_pool_stats, borrowed) - 0usize];
+    ["Offset of field: splicer_pool_stats::returned"][::std::mem::offset_of!(splicer_pool_stats, returned) - 8usize];
+    ["Offset of field: splicer_pool_stats::created"][::std::mem::offset_of!(splicer_pool_stats, created) - 16usize];
+    ["Offset of field: splicer_pool_stats::closed"][::std::mem::offset_of!(splicer_pool_stats, closed) - 24usize];
+    ["Offset of field: splicer_pool_stats::misses"][::std::mem::offset_of!(splicer_pool_stats, misses) - 32usize];
+    ["Offset of field: splicer_pool_stats::in_use"][::std::mem::offset_of!(splicer_pool_stats, in_use) - 40usize];
+    ["Offset of field: splicer_pool_stats::idle"][::std::mem::offset_of!(splicer_pool_stats, idle) - 48usize];
+    ["Offset of field: splicer_pool_stats::peak_in_use"]
+        [::std::mem::offset_of!(splicer_pool_stats, peak_in_use) - 56usize];
+    ["Offset of field: splicer_pool_stats::discarded"][::std::mem::offset_of!(splicer_pool_stats, discarded) - 64usize];
+    ["Offset of field: splicer_pool_stats::undersized"]
+        [::std::mem::offset_of!(splicer_pool_stats, undersized) - 72usize];
+    ["Offset of field: splicer_pool_stats::reserved"][::std::mem::offset_of!(splicer_pool_stats, reserved) - 80usize];
+};
+unsafe extern "C" {
+    #[doc = " splicer_pool_stats_get() - copy the pool's statistics.\n @size: sizeof(splicer_pool_stats) as the caller knows it; a smaller\n        (older) struct gets the fields it has.\n @return 0, or -EINVAL (NULL, size smaller than one field)."]
+    pub fn splicer_pool_stats_get(out: *mut splicer_pool_stats, size: usize) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
+    #[doc = " splicer_pool_trim() - close every idle pipe of the pool (borrowed pipes\n are untouched) and restart peak_in_use from the pipes in use now.\n @return how many pipes were closed (>= 0)."]
+    pub fn splicer_pool_trim() -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
+    #[doc = " splicer_open() - begin a transfer of up to @len bytes from @fd_in to\n @fd_out.  Nothing moves until splicer_step() or splicer_run().\n @off_in, @off_out: an offset >= 0 reads/writes there and leaves the fd's\n   position alone (the session advances its own copy); SPLICER_OFF_CUR\n   uses and advances the fd's position.\n @len: bytes to move, or SPLICER_TO_EOF.  The source is never read past\n   @len: extra bytes of a socket or pipe stay where they are.  0 opens a\n   transfer that is already finished.\n\n A transfer that is still open but holds no pending bytes is replaced.\n\n One object at both ends: a socket may be source and destination (an\n echo: it is read and written back through the session's pipe); so may a\n tty.  A regular file copied onto itself, through one fd or two, must have\n disjoint ranges: SPLICER_OFF_CUR positions are read at open, and\n SPLICER_TO_EOF becomes the size at open minus the source position, so the\n copy never chases its own output.\n\n Datagram sockets: a datagram (or seqpacket) destination gets write(2)s,\n one datagram each, of at most 32 KiB from a stream source and one per\n datagram read from a datagram source; EMSGSIZE makes them smaller (down\n to 256 bytes), nothing is dropped.  From a datagram source a read of 0 is\n an empty datagram, not the end of input, and a datagram longer than one\n step's read loses its tail, as with recv(2).\n @return 0, or\n   -EBADF   an fd is negative or not open, @fd_in is not readable or\n            @fd_out is not writable;\n   -ESPIPE  an offset >= 0 given for a pipe or socket;\n   -EINVAL  NULL session, an offset < -1, an offset >= 0 on an O_APPEND\n            destination, one pipe at both ends (it would read back what it\n            writes), or a regular file copied onto an overlapping range of\n            itself (see below);\n   -EBUSY   the previous transfer still holds pending bytes (deliver them\n            with splicer_step() or drop them with splicer_abort());\n   -EOPNOTSUPP no method allowed by SPLICER_OPT_METHODS applies."]
     pub fn splicer_open(
         s: *mut splicer_session,
         fd_in: ::std::os::raw::c_int,
@@ -158,7 +212,7 @@ unsafe extern "C" {
     pub fn splicer_method_name(method: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
 }
 unsafe extern "C" {
-    #[doc = " splicer_method_for() - the method a transfer from @fd_in to @fd_out\n would try first (with all methods allowed):\n   regular file -> regular file        copy_file_range\n   either end a pipe                   splice\n   regular file/block dev -> other     sendfile\n   anything else                       splice_pipe\n Methods the kernel has reported as missing (ENOSYS) are skipped.  For a\n transfer, sendfile is a candidate only when the destination uses its own\n position (off_out == SPLICER_OFF_CUR): sendfile(2) has no output offset.\n @return an enum splicer_method value, or -EBADF for an fd that is not\n         open."]
+    #[doc = " splicer_method_for() - the method a transfer from @fd_in to @fd_out\n would try first (with all methods allowed):\n   regular file -> regular file        copy_file_range\n   either end a pipe                   splice\n   regular file/block dev -> other     sendfile\n   anything -> datagram socket         read_write (one write, one datagram)\n   anything else                       splice_pipe\n Methods the kernel has reported as missing (ENOSYS) are skipped.  For a\n transfer, sendfile is a candidate only when the destination uses its own\n position (off_out == SPLICER_OFF_CUR): sendfile(2) has no output offset.\n @return an enum splicer_method value, or -EBADF for an fd that is not\n         open."]
     pub fn splicer_method_for(fd_in: ::std::os::raw::c_int, fd_out: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
 }
 #[repr(C)]
@@ -169,7 +223,8 @@ pub struct splicer_stats {
     pub fallbacks: u64,
     pub eagain: u64,
     pub bytes_by_method: [u64; 8usize],
-    pub reserved: [u64; 8usize],
+    pub pool_misses: u64,
+    pub reserved: [u64; 7usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
@@ -181,7 +236,8 @@ const _: () = {
     ["Offset of field: splicer_stats::eagain"][::std::mem::offset_of!(splicer_stats, eagain) - 24usize];
     ["Offset of field: splicer_stats::bytes_by_method"]
         [::std::mem::offset_of!(splicer_stats, bytes_by_method) - 32usize];
-    ["Offset of field: splicer_stats::reserved"][::std::mem::offset_of!(splicer_stats, reserved) - 96usize];
+    ["Offset of field: splicer_stats::pool_misses"][::std::mem::offset_of!(splicer_stats, pool_misses) - 96usize];
+    ["Offset of field: splicer_stats::reserved"][::std::mem::offset_of!(splicer_stats, reserved) - 104usize];
 };
 unsafe extern "C" {
     #[doc = " splicer_stats_get() - copy the session's statistics.\n @size: sizeof(splicer_stats) as the caller knows it.\n @return 0, or -EINVAL (NULL argument, size smaller than one field)."]

@@ -127,13 +127,19 @@ SPLICER_API void splicer_session_free(splicer_session *s);
 /* Options are enum-keyed and sticky: they apply to every later transfer of
  * the session.  Values are spaced so that the list can grow. */
 enum splicer_option {
-  /* Bytes asked of F_SETPIPE_SZ for each internal pipe (default 262144).
-   * The kernel rounds up to a power-of-two number of pages and may give less
-   * when /proc/sys/fs/pipe-max-size or pipe-user-pages-soft forbid more: the
-   * session then uses what it got and never fails because of it.  get
-   * returns the size the kernel gave to the current pipe, or the requested
-   * size before a pipe exists.  Setting it while bytes are pending is
-   * -EBUSY.  Range 4096 .. 2^30. */
+  /* The most bytes one batch of a staged method (splice_pipe, tee, vmsplice
+   * staging) takes from the source, and so the most the session holds
+   * pending (default 262144; range 4096 .. 2^30).
+   * With the pipe pool (SPLICER_OPT_POOL = 1, the default) the pipes are the
+   * pool's, sized by SPLICER_POOL_PIPE_SIZE: a batch takes the lesser of this
+   * option and their capacity, and get returns that lesser value.
+   * Without the pool the session's own pipes are asked for this many bytes
+   * with F_SETPIPE_SZ; the kernel rounds up to a power-of-two number of pages
+   * and may give less when /proc/sys/fs/pipe-max-size or
+   * pipe-user-pages-soft forbid more: the session then uses what it got and
+   * never fails because of it, and get returns the size the kernel gave to
+   * the current pipe, or the requested size before a pipe exists.
+   * Setting it while bytes are pending is -EBUSY. */
   SPLICER_OPT_PIPE_SIZE = 100,
   /* Most bytes one syscall is asked to move (default 1 MiB; 1 .. 2^30).
    * Staged methods move at most one pipe's worth per call in any case. */
@@ -156,7 +162,17 @@ enum splicer_option {
    * process is not killed by SIGPIPE (the signal is blocked and consumed
    * around the session's own writes; nothing is done when SIGPIPE is
    * already ignored).  0: SIGPIPE is delivered as the process arranged. */
-  SPLICER_OPT_SIGPIPE = 203
+  SPLICER_OPT_SIGPIPE = 203,
+  /* 1 (default): staged transfers borrow their pipe(s) from the process-wide
+   * pipe pool for each batch and give them back the moment they are empty,
+   * so an idle session, or one waiting for its source, holds no pipe and no
+   * buffer.  When the pool has no pipe to give (its cap, EMFILE, ENFILE, or
+   * the kernel's per-user pipe limit spent), that batch goes through
+   * read/write instead: nothing is lost, and it is counted in the session's
+   * pool_misses and the pool's misses.  0: the session creates and keeps
+   * pipes of its own, sized by SPLICER_OPT_PIPE_SIZE, until it is freed.
+   * Changing it while bytes are pending is -EBUSY. */
+  SPLICER_OPT_POOL = 204
 };
 
 /**
@@ -173,6 +189,92 @@ SPLICER_API int splicer_session_set(splicer_session *s, int option,
  */
 SPLICER_API int splicer_session_get(const splicer_session *s, int option,
                                     int64_t *value);
+
+/* ------------------------------------------------------------------------
+ * The pipe pool: pipes shared by every session of the process
+ * ------------------------------------------------------------------------
+ *
+ * A staged transfer borrows its pipe(s) from the pool when it takes a batch
+ * from the source and gives them back as soon as every destination received
+ * the batch, so pipe memory and fds are bounded by the pool, not by the
+ * number of sessions (HAProxy's rule).  A pipe that holds bytes never goes
+ * back: when its session is aborted or freed with bytes pending it is
+ * closed, so no byte of one stream can reach another.  New pipes are sized
+ * by SPLICER_POOL_PIPE_SIZE; a new pipe the kernel will not give that size
+ * (the per-user limit fs.pipe-user-pages-soft is spent) is closed rather
+ * than used small, the batch goes through read/write, and the pool waits a
+ * moment before it asks the kernel again.  The pool is thread-safe; a
+ * forked child starts with an empty pool of its own (the pipes inherited
+ * from the parent's pool are closed in the child, never shared).
+ */
+
+enum splicer_pool_option {
+  /* Most pipes in existence, borrowed plus idle (0 .. 2^20; 0 disables the
+   * pool: every batch goes through read/write).  Default: half of
+   * fs.pipe-user-pages-soft divided by the pages of one pool pipe (128
+   * pipes of 256 KiB under the default 64 MiB limit), within 16 .. 1024; 256
+   * where the limit is 0 or unreadable.  Lowering it below what is borrowed
+   * takes effect as pipes come back. */
+  SPLICER_POOL_MAX_PIPES = 300,
+  /* Most empty pipes kept for reuse (0 .. 2^20; default 32).  Lowering it
+   * closes the excess at once. */
+  SPLICER_POOL_MAX_IDLE = 301,
+  /* Bytes asked of F_SETPIPE_SZ for each new pipe (4096 .. 2^30; default
+   * 262144).  Changing it closes the idle pipes; borrowed pipes of the old
+   * size are closed when they come back.  While MAX_PIPES was never set,
+   * its default follows this size. */
+  SPLICER_POOL_PIPE_SIZE = 302
+};
+
+/**
+ * splicer_pool_set() - set an option of the process-wide pipe pool (enum
+ * splicer_pool_option).  Safe while transfers run in other threads.
+ * @return 0, or -EINVAL (unknown option, value out of range).
+ */
+SPLICER_API int splicer_pool_set(int option, int64_t value);
+
+/**
+ * splicer_pool_get() - read a pool option into *value: the value in effect
+ * (for MAX_PIPES, the derived default until it is set; for PIPE_SIZE, the
+ * size asked, before the kernel's rounding).
+ * @return 0, or -EINVAL (NULL value, unknown option).
+ */
+SPLICER_API int splicer_pool_get(int option, int64_t *value);
+
+/* Statistics of the pipe pool since the process started (in_use, idle and
+ * peak_in_use are gauges; the rest count events). */
+typedef struct {
+  uint64_t borrowed;    /* pipes handed to sessions */
+  uint64_t returned;    /* pipes given back empty */
+  uint64_t created;     /* pipes made by the pool */
+  uint64_t closed;      /* pipes closed by the pool: over MAX_IDLE, trimmed,
+                           of an old size, discarded or undersized */
+  uint64_t misses;      /* batches done by read/write: no pipe to be had */
+  uint64_t in_use;      /* pipes borrowed now */
+  uint64_t idle;        /* empty pipes kept now */
+  uint64_t peak_in_use; /* most pipes borrowed at once, since the start or
+                           the last splicer_pool_trim() */
+  uint64_t discarded;   /* pipes closed because they held bytes (a session
+                           aborted or freed with bytes pending) */
+  uint64_t undersized;  /* new pipes closed because the kernel gave less
+                           than SPLICER_POOL_PIPE_SIZE */
+  uint64_t reserved[6];
+} splicer_pool_stats;
+
+/**
+ * splicer_pool_stats_get() - copy the pool's statistics.
+ * @size: sizeof(splicer_pool_stats) as the caller knows it; a smaller
+ *        (older) struct gets the fields it has.
+ * @return 0, or -EINVAL (NULL, size smaller than one field).
+ */
+SPLICER_API int splicer_pool_stats_get(splicer_pool_stats *out, size_t size);
+
+/**
+ * splicer_pool_trim() - close every idle pipe of the pool (borrowed pipes
+ * are untouched) and restart peak_in_use from the pipes in use now.
+ * @return how many pipes were closed (>= 0).
+ */
+SPLICER_API int splicer_pool_trim(void);
 
 /* ------------------------------------------------------------------------
  * Transfers: open, then step until finished
@@ -196,12 +298,28 @@ SPLICER_API int splicer_session_get(const splicer_session *s, int option,
  *   transfer that is already finished.
  *
  * A transfer that is still open but holds no pending bytes is replaced.
+ *
+ * One object at both ends: a socket may be source and destination (an
+ * echo: it is read and written back through the session's pipe); so may a
+ * tty.  A regular file copied onto itself, through one fd or two, must have
+ * disjoint ranges: SPLICER_OFF_CUR positions are read at open, and
+ * SPLICER_TO_EOF becomes the size at open minus the source position, so the
+ * copy never chases its own output.
+ *
+ * Datagram sockets: a datagram (or seqpacket) destination gets write(2)s,
+ * one datagram each, of at most 32 KiB from a stream source and one per
+ * datagram read from a datagram source; EMSGSIZE makes them smaller (down
+ * to 256 bytes), nothing is dropped.  From a datagram source a read of 0 is
+ * an empty datagram, not the end of input, and a datagram longer than one
+ * step's read loses its tail, as with recv(2).
  * @return 0, or
  *   -EBADF   an fd is negative or not open, @fd_in is not readable or
  *            @fd_out is not writable;
  *   -ESPIPE  an offset >= 0 given for a pipe or socket;
  *   -EINVAL  NULL session, an offset < -1, an offset >= 0 on an O_APPEND
- *            destination, or @fd_in == @fd_out for a pipe or socket;
+ *            destination, one pipe at both ends (it would read back what it
+ *            writes), or a regular file copied onto an overlapping range of
+ *            itself (see below);
  *   -EBUSY   the previous transfer still holds pending bytes (deliver them
  *            with splicer_step() or drop them with splicer_abort());
  *   -EOPNOTSUPP no method allowed by SPLICER_OPT_METHODS applies.
@@ -331,6 +449,7 @@ SPLICER_API const char *splicer_method_name(int method);
  *   regular file -> regular file        copy_file_range
  *   either end a pipe                   splice
  *   regular file/block dev -> other     sendfile
+ *   anything -> datagram socket         read_write (one write, one datagram)
  *   anything else                       splice_pipe
  * Methods the kernel has reported as missing (ENOSYS) are skipped.  For a
  * transfer, sendfile is a candidate only when the destination uses its own
@@ -347,7 +466,9 @@ typedef struct {
   uint64_t fallbacks; /* times a method was abandoned for the next one */
   uint64_t eagain;    /* times a syscall returned EAGAIN */
   uint64_t bytes_by_method[SPLICER_METHOD_COUNT];
-  uint64_t reserved[8];
+  uint64_t pool_misses; /* batches done by read/write because the pipe pool
+                           had no pipe to lend (SPLICER_OPT_POOL) */
+  uint64_t reserved[7];
 } splicer_stats;
 
 /**

@@ -19,6 +19,7 @@ int splicer_session_new(splicer_session **out) {
   s->chunk = SPLICER_DEFAULT_CHUNK;
   s->fallback = true;
   s->sigpipe_guard = true;
+  s->pooled = true;
   s->methods = SPLICER_ALL_METHODS;
   for (size_t i = 0; i < SPLICER_TEE_MAX; i++)
     s->pipes[i][0] = s->pipes[i][1] = -1;
@@ -30,8 +31,8 @@ void splicer_session_free(splicer_session *s) {
   if (!s)
     return;
   splicer__end_transfer(s);
-  splicer__close_pipes(s);
-  free(s->rwbuf);
+  splicer__drop_pipes(s);
+  splicer__free_rwbuf(s);
   free(s);
 }
 
@@ -49,7 +50,14 @@ static uint64_t pending_of(const splicer_session *s) {
   return s->kind == XFER_NONE ? 0 : s->consumed - splicer__min_delivered(s);
 }
 
-void splicer__close_pipes(splicer_session *s) {
+void splicer__free_rwbuf(splicer_session *s) {
+  free(s->rwbuf);
+  s->rwbuf = NULL;
+  s->rwbuf_cap = 0;
+  s->rw_len = 0;
+}
+
+static void close_own_pipes(splicer_session *s) {
   for (size_t i = 0; i < SPLICER_TEE_MAX; i++) {
     for (int j = 0; j < 2; j++) {
       if (s->pipes[i][j] >= 0)
@@ -58,6 +66,18 @@ void splicer__close_pipes(splicer_session *s) {
     }
   }
   s->pipe_cap = 0;
+}
+
+void splicer__drop_pipes(splicer_session *s) {
+  if (s->n_borrowed > 0) {
+    splicer__pool_discard(s->pipes, s->n_borrowed, &s->lease);
+    s->n_borrowed = 0;
+    s->pipe_cap = 0;
+  } else {
+    close_own_pipes(s);
+  }
+  if (s->batch == BATCH_PIPE)
+    s->batch = BATCH_NONE;
 }
 
 /* Ask for @want bytes; when the kernel refuses (EPERM above pipe-max-size
@@ -144,7 +164,7 @@ int splicer_session_set(splicer_session *s, int option, int64_t value) {
     if (pending_of(s) > 0)
       return -EBUSY;
     s->pipe_size = value;
-    if (s->pipes[0][0] >= 0) {
+    if (!s->pooled && s->pipes[0][0] >= 0) {
       /* resize the empty pipes now, so that get reports the kernel's
        * answer; a failure leaves pipe_cap 0 and the next transfer retries */
       size_t n = 0;
@@ -178,6 +198,17 @@ int splicer_session_set(splicer_session *s, int option, int64_t value) {
       return -EINVAL;
     s->sigpipe_guard = value;
     return 0;
+  case SPLICER_OPT_POOL:
+    if (!is_bool(value))
+      return -EINVAL;
+    if (pending_of(s) > 0)
+      return -EBUSY;
+    if (value && !s->pooled) {
+      close_own_pipes(s); /* empty: nothing is pending */
+      splicer__free_rwbuf(s);
+    }
+    s->pooled = value;
+    return 0;
   default:
     return -EINVAL;
   }
@@ -188,7 +219,12 @@ int splicer_session_get(const splicer_session *s, int option, int64_t *value) {
     return -EINVAL;
   switch (option) {
   case SPLICER_OPT_PIPE_SIZE:
-    *value = s->pipe_cap > 0 ? s->pipe_cap : s->pipe_size;
+    if (s->pooled) {
+      int64_t cap = splicer__pool_cap();
+      *value = s->pipe_size < cap ? s->pipe_size : cap;
+    } else {
+      *value = s->pipe_cap > 0 ? s->pipe_cap : s->pipe_size;
+    }
     return 0;
   case SPLICER_OPT_CHUNK:
     *value = s->chunk;
@@ -204,6 +240,9 @@ int splicer_session_get(const splicer_session *s, int option, int64_t *value) {
     return 0;
   case SPLICER_OPT_SIGPIPE:
     *value = s->sigpipe_guard;
+    return 0;
+  case SPLICER_OPT_POOL:
+    *value = s->pooled;
     return 0;
   default:
     return -EINVAL;
@@ -248,6 +287,46 @@ static int classify_destination(int fd, int64_t off, struct endpoint *ep) {
   return 0;
 }
 
+/* A source and a destination that are one object.  A socket may be read and
+ * written at once (an echo server's Copy(c, c)); so may a tty.  A pipe
+ * would read back what it writes.  A regular file or block device can be
+ * copied onto itself only where the two ranges are known and disjoint: a
+ * copy onto an overlapping range reads bytes it has already overwritten
+ * (copy_file_range(2) refuses it with EINVAL too).  A length to the end of
+ * the file is fixed to its size at open, so the copy never chases its own
+ * output.  *len receives the length to use. */
+static int check_self_transfer(const struct endpoint *in,
+                               const struct endpoint *out, uint64_t *len) {
+  if (in->kind != out->kind || in->dev != out->dev || in->ino != out->ino)
+    return 0;
+  switch (in->kind) {
+  case KIND_PIPE:
+    return -EINVAL;
+  case KIND_FILE:
+  case KIND_BLOCK:
+    break;
+  default:
+    return 0;
+  }
+  int64_t pin = in->off >= 0 ? in->off : lseek(in->fd, 0, SEEK_CUR);
+  int64_t pout = out->off >= 0                ? out->off
+                 : (out->flags & O_APPEND) ? in->size
+                                           : lseek(out->fd, 0, SEEK_CUR);
+  if (pin < 0 || pout < 0)
+    return -EINVAL;
+  uint64_t n = *len;
+  if (n == SPLICER_TO_EOF) {
+    if (in->kind == KIND_BLOCK)
+      return -EINVAL; /* no size to bound it by */
+    n = in->size > pin ? (uint64_t)(in->size - pin) : 0;
+  }
+  if (n > 0 && (uint64_t)pin < (uint64_t)pout + n &&
+      (uint64_t)pout < (uint64_t)pin + n)
+    return -EINVAL;
+  *len = n;
+  return 0;
+}
+
 /* Validation is complete before anything changes: a refused open leaves the
  * previous transfer's progress readable. */
 static int open_transfer(splicer_session *s, int kind, int fd_in,
@@ -264,9 +343,9 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   for (size_t i = 0; i < n_out; i++) {
     if ((r = classify_destination(fds_out[i], off_out, &dst[i].ep)) < 0)
       return r;
-    if (fds_out[i] == fd_in &&
-        (src.kind == KIND_PIPE || src.kind == KIND_SOCKET))
-      return -EINVAL;
+    if (kind != XFER_BUF &&
+        (r = check_self_transfer(&src, &dst[i].ep, &len)) < 0)
+      return r;
   }
 
   splicer__end_transfer(s);
@@ -279,12 +358,20 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   s->src_eof = false;
   s->tried = 0;
   s->rw_len = 0;
+  s->batch = BATCH_NONE;
+  s->dst_blocked = false;
+  s->src_may_block = true;
+  s->attributed = 0;
+  s->dgram_max = src.dgram ? SIZE_MAX : SPLICER_DGRAM_SIZE;
   /* splice(2) refuses O_APPEND files.  A single destination finds out
    * before any byte moved and falls back; in a fan-out another destination
    * may already have its bytes by then, so decide here. */
+  /* Datagram destinations need one write per datagram, which the pipe
+   * path cannot promise either. */
   if (kind == XFER_TEE)
     for (size_t i = 0; i < n_out; i++)
-      if (dst[i].ep.kind == KIND_FILE && (dst[i].ep.flags & O_APPEND))
+      if ((dst[i].ep.kind == KIND_FILE && (dst[i].ep.flags & O_APPEND)) ||
+          dst[i].ep.records)
         s->tried |= 1u << SPLICER_METHOD_TEE;
   int m = splicer__first_method(s, s->tried);
   if (m < 0) {
@@ -338,13 +425,18 @@ int64_t splicer_abort(splicer_session *s) {
   uint64_t dropped = pending_of(s);
   if (dropped > 0 || s->active) {
     /* The pipes may hold this transfer's bytes: never let them reach
-     * another transfer.  New pipes are made on demand. */
-    splicer__close_pipes(s);
+     * another transfer (a borrowed pipe is closed, not returned).  New
+     * pipes are made or borrowed on demand. */
+    splicer__drop_pipes(s);
+    if (s->pooled)
+      splicer__free_rwbuf(s);
     s->rw_len = 0;
+    s->batch = BATCH_NONE;
   }
   splicer__end_transfer(s);
   /* keep the counters readable but make the transfer "ended" */
   s->consumed = splicer__min_delivered(s);
+  s->attributed = s->consumed;
   return (int64_t)dropped;
 }
 

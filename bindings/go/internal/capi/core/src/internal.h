@@ -20,6 +20,12 @@
 /* The read/write fallback buffer: larger buys nothing measurable and costs
  * memory per session (coreutils uses 128 KiB). */
 #define SPLICER_RW_BUF_MAX (256 * 1024)
+/* Largest datagram written to a datagram destination when the source is a
+ * stream (Go's io.Copy writes 32 KiB): within UDP's 65,507 and the default
+ * Unix datagram sndbuf, so EMSGSIZE is rare; it halves when it happens.
+ * From a datagram source each datagram read is written as one. */
+#define SPLICER_DGRAM_SIZE (32 * 1024)
+#define SPLICER_DGRAM_MIN 256
 
 #define SPLICER_ALL_METHODS                                                    \
   ((1u << SPLICER_METHOD_COUNT) - 1u - (1u << SPLICER_METHOD_NONE))
@@ -41,6 +47,11 @@ struct endpoint {
   int flags;         /* F_GETFL at open */
   bool pseudo_fs;    /* procfs, sysfs, ...: sizes lie, zero-copy may read 0 */
   bool toggled;      /* O_NONBLOCK set by us for the current call */
+  bool dgram;        /* SOCK_DGRAM: a read of 0 is an empty datagram, not EOF */
+  bool records;      /* SOCK_DGRAM or SOCK_SEQPACKET: one write, one record */
+  uint64_t dev, ino; /* identity (st_rdev for a block device), to recognise
+                        one file or pipe at both ends */
+  int64_t size;      /* st_size at open (regular files) */
 };
 
 struct destination {
@@ -49,6 +60,16 @@ struct destination {
 };
 
 enum transfer_kind { XFER_NONE, XFER_COPY, XFER_TEE, XFER_BUF };
+
+/* Where the pending bytes of a staged transfer are. */
+enum batch_place { BATCH_NONE, BATCH_PIPE, BATCH_BUF };
+
+/* A loan from the pipe pool: what the pipes were made as, so that they go
+ * back only to the pool (and the size) they came from. */
+struct pool_lease {
+  int cap;      /* capacity of each pipe */
+  unsigned gen; /* pool generation (a forked child starts a new one) */
+};
 
 struct splicer_buf {
   unsigned char *data;
@@ -64,6 +85,7 @@ struct splicer_session {
   bool nonblock;
   bool fallback;
   bool sigpipe_guard;
+  bool pooled; /* SPLICER_OPT_POOL */
   uint32_t methods;
 
   /* internal pipes: pipes[0] takes bytes from the source; for a tee to n
@@ -72,6 +94,17 @@ struct splicer_session {
    * a tee into an empty pipe always takes a whole batch. */
   int pipes[SPLICER_TEE_MAX][2];
   int pipe_cap; /* capacity of the pipes in use, 0 before any exists */
+  /* With the pool, pipes[0 .. n_borrowed-1] are lent for the batch in flight
+   * and go back the moment it is delivered; no pipe is held otherwise. */
+  size_t n_borrowed;
+  struct pool_lease lease;
+  int batch;         /* enum batch_place */
+  bool dst_blocked;  /* a destination refused bytes (EAGAIN) since the last
+                        batch was taken: wait for it before the next one */
+  bool src_may_block; /* the last read came back short: the source may be
+                         empty now (blocking mode waits before borrowing) */
+  size_t dgram_max;  /* largest record written to a record destination */
+  uint64_t attributed; /* delivered bytes already counted by method */
 
   /* the open (or last) transfer */
   int kind;
@@ -102,7 +135,10 @@ struct splicer_session {
 
 /* session.c */
 uint64_t splicer__min_delivered(const splicer_session *s);
-void splicer__close_pipes(splicer_session *s);
+/* Let go of the pipes: borrowed ones are discarded (they may hold bytes),
+ * the session's own are closed. */
+void splicer__drop_pipes(splicer_session *s);
+void splicer__free_rwbuf(splicer_session *s);
 int splicer__ensure_pipes(splicer_session *s, size_t n);
 void splicer__end_transfer(splicer_session *s);
 
@@ -110,6 +146,14 @@ void splicer__end_transfer(splicer_session *s);
 int splicer__classify(int fd, struct endpoint *ep);
 int splicer__first_method(const splicer_session *s, uint32_t tried);
 int64_t splicer__step(splicer_session *s);
+
+/* pool.c: every lent pipe has the pool's capacity; -ENOBUFS is a miss */
+int splicer__pool_borrow(int fds[][2], size_t n, struct pool_lease *lease);
+void splicer__pool_return(int fds[][2], size_t n,
+                          const struct pool_lease *lease);
+void splicer__pool_discard(int fds[][2], size_t n,
+                           const struct pool_lease *lease);
+int splicer__pool_cap(void);
 
 /* buf.c */
 int splicer__buf_seal(splicer_buf *b);
