@@ -9,7 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 obj="$here/build/ext"
 mkdir -p "$obj" "$here/build/lib/splicer"
 cd "$obj"
-if [ ! -f Makefile ] || [ "$here/ext/splicer/extconf.rb" -nt Makefile ]; then
+# reconfigure when extconf.rb changed, or to add -Werror the Makefile lacks
+if [ ! -f Makefile ] || [ "$here/ext/splicer/extconf.rb" -nt Makefile ] ||
+   { [ "${SPLICER_WERROR:-}" = 1 ] && ! grep -q -- '-Werror' Makefile; }; then
   ruby "$here/ext/splicer/extconf.rb" >&2
 fi
 make -j2 V="${V:-0}" >&2

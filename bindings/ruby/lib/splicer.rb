@@ -320,7 +320,7 @@ module Splicer
       if id == Core::OPT_NONBLOCK
         Core.session_set(@h, id, 1)
         @nonblock = !v.zero?
-        @own = true if @nonblock && @ends
+        @own = @nonblock || (@ends && raw_nonblocking_fds(@ends))
       end
       value
     end
@@ -344,7 +344,7 @@ module Splicer
       early = read_ahead(src, [dst], len)
       return early if len && early == len && early.positive?
 
-      Core.open(h, src, nil, dst, nil, len && len - early)
+      Core.open(h, src, nil, dst, nil, rest(len, early))
       started(src, dst)
       early + Core.drive(h, false, self, @own, OP_COPY, true)
     end
@@ -356,7 +356,7 @@ module Splicer
       early = off_in.nil? ? read_ahead(src, [dst], len, off_out) : 0
       return early if len && early == len && early.positive?
 
-      Core.open(h, src, off_in, dst, off_out && off_out + early, len && len - early)
+      Core.open(h, src, off_in, dst, rest(off_out, -early), rest(len, early))
       started(src, dst)
       early + Core.drive(h, false, self, @own, OP_COPY_RANGE, true)
     end
@@ -368,7 +368,7 @@ module Splicer
       early = off_in.nil? ? read_ahead(src, dsts, len) : 0
       return early if len && early == len && early.positive?
 
-      Core.open_tee(h, src, off_in, dsts, len && len - early)
+      Core.open_tee(h, src, off_in, dsts, rest(len, early))
       started(src, *dsts)
       early + Core.drive(h, false, self, @own, OP_TEE, true)
     end
@@ -387,7 +387,7 @@ module Splicer
     def open(src, dst, len = nil, off_in: nil, off_out: nil)
       h = handle
       early = off_in.nil? ? read_ahead(src, [dst], len, off_out) : 0
-      Core.open(h, src, off_in, dst, off_out && off_out + early, len && len - early)
+      Core.open(h, src, off_in, dst, rest(off_out, -early), rest(len, early))
       started(src, dst)
       self
     end
@@ -396,7 +396,7 @@ module Splicer
     def open_tee(src, *dsts, len: nil, off_in: nil)
       h = handle
       early = off_in.nil? ? read_ahead(src, dsts, len) : 0
-      Core.open_tee(h, src, off_in, dsts, len && len - early)
+      Core.open_tee(h, src, off_in, dsts, rest(len, early))
       started(src, *dsts)
       self
     end
@@ -484,6 +484,10 @@ module Splicer
 
     def handle = @h || raise(IOError, "closed Splicer::Session")
 
+    # A length (or offset) less what read_ahead delivered; nil stays nil, and
+    # a bad value goes on to the C layer's checks untouched.
+    def rest(value, early) = early.zero? || value.nil? ? value : value - early
+
     # Bytes Ruby already read into src's buffer (from a pipe or socket: a
     # seekable file gives them back to its fd instead) go to every
     # destination first.  Returns how many.
@@ -492,6 +496,8 @@ module Splicer
 
       n = Core.read_pending(src)
       return 0 if n.zero?
+      raise TypeError, "length: Integer expected, got #{len.class}" unless len.nil? || len.is_a?(Integer)
+      raise ArgumentError, "length: #{len} is negative" if len&.negative?
 
       n = len if len && len < n
       return 0 if n.zero?

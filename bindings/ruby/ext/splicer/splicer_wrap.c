@@ -1920,8 +1920,11 @@ static int64_t splicer_rb_i64(VALUE v, const char *what) {
     return (int64_t)FIX2LONG(v);
   if (!RB_TYPE_P(v, T_BIGNUM))
     splicer_rb_want_integer(v, what);
-  sign = rb_integer_pack(v, &out, 1, sizeof out, 0, INTEGER_PACK_NATIVE_BYTE_ORDER | INTEGER_PACK_LSWORD_FIRST | INTEGER_PACK_2COMP);
-  if (sign == 2 || sign == -2)
+  /* in 2's complement: -2**63 .. 2**64-1 fit one word; 2**63 and above
+   * are positive overflow for int64_t */
+  sign = rb_integer_pack(v, &out, 1, sizeof out, 0,
+                         INTEGER_PACK_NATIVE_BYTE_ORDER | INTEGER_PACK_LSWORD_FIRST | INTEGER_PACK_2COMP);
+  if (sign == 2 || sign == -2 || (sign == 1 && out < 0))
     rb_raise(rb_eArgError, "%s: %" PRIsVALUE " is out of range (-2**63 .. 2**63-1)", what, v);
   return out;
 }
@@ -1935,7 +1938,8 @@ static uint64_t splicer_rb_u64(VALUE v, uint64_t max, const char *what) {
       rb_raise(rb_eArgError, "%s: %ld is negative", what, l);
     out = (uint64_t)l;
   } else if (RB_TYPE_P(v, T_BIGNUM)) {
-    int sign = rb_integer_pack(v, &out, 1, sizeof out, 0, INTEGER_PACK_NATIVE_BYTE_ORDER | INTEGER_PACK_LSWORD_FIRST);
+    int sign = rb_integer_pack(v, &out, 1, sizeof out, 0,
+                               INTEGER_PACK_NATIVE_BYTE_ORDER | INTEGER_PACK_LSWORD_FIRST);
     if (sign < 0)
       rb_raise(rb_eArgError, "%s: %" PRIsVALUE " is negative", what, v);
     if (sign > 1)
