@@ -71,13 +71,21 @@ module Splicer
   BOOLEAN_OPTIONS = [Core::OPT_NONBLOCK, Core::OPT_FALLBACK, Core::OPT_SIGPIPE, Core::OPT_POOL].freeze
   private_constant :BOOLEAN_OPTIONS
 
+  # The chunk of the one-shot copies (Splicer.copy, IO::Splice.copy_stream):
+  # like IO.copy_stream, they hand the kernel large requests, so that a
+  # direct method (sendfile, copy_file_range, splice) costs few calls; the
+  # library's default (1 MiB) suits step-by-step use.  It bounds only the
+  # direct methods: staged batches are bounded by the pipe, read/write by its
+  # 256 KiB buffer.
+  ONE_SHOT_CHUNK = 16 << 20
+
   class << self
     # Copy from src to dst until end of file (or len bytes) on a session
     # taken from a small shared set, as IO.copy_stream does.
     # Returns the bytes copied.  When it fails, what the session held
     # undelivered is dropped (keep a Session to resume instead).
     def copy(src, dst, len = nil)
-      session = @free_sessions.pop || Session.new
+      session = @free_sessions.pop || Session.new(chunk: ONE_SHOT_CHUNK)
       begin
         session.copy(src, dst, len)
       rescue Exception # Thread#kill and Thread#raise too: never leave the next caller an EBUSY
@@ -418,15 +426,15 @@ module Splicer
     # transfer is finished.  Waits unless the session is non-blocking
     # (see the file's head); exception: false returns :wait_readable or
     # :wait_writable instead of raising EAGAIN.
-    def step(exception: true) = Core.drive(handle, true, self, @own, OP_STEP, exception)
+    def step(exception: true) = Core.drive(@h || handle, true, self, @own, OP_STEP, exception)
 
     # Step until the transfer is finished.  Returns the bytes delivered by
     # this call.
-    def run(exception: true) = Core.drive(handle, false, self, @own, OP_RUN, exception)
+    def run(exception: true) = Core.drive(@h || handle, false, self, @own, OP_RUN, exception)
 
     # Go on with a transfer that stopped (EAGAIN, an interrupt, an error
     # that went away): pending bytes first, then to the end.
-    def resume(exception: true) = Core.drive(handle, false, self, @own, OP_RESUME, exception)
+    def resume(exception: true) = Core.drive(@h || handle, false, self, @own, OP_RESUME, exception)
 
     # After EAGAIN: [endpoint, :read] (wait until the source is readable) or
     # [endpoint, :write] (until that destination is writable), endpoint as

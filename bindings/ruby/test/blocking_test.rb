@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
+require "rbconfig"
 
 # A minimal Fiber scheduler (the interface of Ruby 3.1's Fiber::SchedulerInterface):
 # io_wait parks the fiber until IO.select says the IO is ready.  It records
@@ -230,6 +231,72 @@ class BlockingTest < Minitest::Test
     assert(scheduler.io_waits.any? { |io, events| io == c && events.anybits?(IO::WRITABLE) },
            "the full destination was waited on through the scheduler")
     [e, f].each(&:close)
+  end
+
+  # The main thread of a one-thread program: the unblocking function is
+  # called from the signal handler (no helper thread), and Ctrl-C gets in.
+  def test_sigint_interrupts_the_main_thread_of_a_one_thread_program
+    code = <<~RUBY
+      require "splicer"
+      r, _w = IO.pipe
+      $stdout.sync = true
+      puts "waiting"
+      begin
+        Splicer.copy(r, File.open(File::NULL, "w"))
+      rescue Interrupt
+        puts "interrupted"
+      end
+    RUBY
+    IO.popen([RbConfig.ruby, *$LOAD_PATH.grep(%r{bindings/ruby/(lib|build/lib)}).flat_map { |d| ["-I", d] },
+              "-e", code], "r") do |child|
+      assert_equal "waiting\n", child.gets
+      sleep 0.2
+      Process.kill("INT", child.pid)
+      assert_equal "interrupted\n", Timeout.timeout(5) { child.gets }
+    end
+  end
+
+  # The result of a copy into a pipe whose reader is gone, in a child
+  # process: [exit status or nil, terminating signal or nil, what it said].
+  def epipe_in_child(sigpipe:, disposition:, handler: false)
+    r, w = IO.pipe
+    pid = fork do
+      r.close
+      dst_r, dst_w = IO.pipe
+      dst_r.close
+      hits = 0
+      if handler
+        Signal.trap("PIPE") { hits += 1 }
+      else
+        Signal.trap("PIPE", disposition)
+      end
+      begin
+        Splicer::Session.open(sigpipe: sigpipe) { |s| s.copy(File.open(__FILE__), dst_w) }
+        w.write("copied")
+      rescue Errno::EPIPE
+        sleep 0.1 # a handler runs at the next check of interrupts
+        w.write("EPIPE handler=#{hits}")
+      end
+      w.close
+      exit!(0)
+    end
+    w.close
+    _, status = Process.wait2(pid)
+    said = r.read
+    r.close
+    [status.exitstatus, status.termsig, said]
+  end
+
+  def test_sigpipe_option_with_the_system_default_disposition
+    assert_equal [0, nil, "EPIPE handler=0"], epipe_in_child(sigpipe: true, disposition: "SYSTEM_DEFAULT")
+    assert_equal [nil, Signal.list["PIPE"], ""], epipe_in_child(sigpipe: false, disposition: "SYSTEM_DEFAULT"),
+                 "sigpipe: false lets the signal do what the process arranged"
+  end
+
+  def test_sigpipe_option_with_a_ruby_trap_handler
+    assert_equal [0, nil, "EPIPE handler=0"], epipe_in_child(sigpipe: true, disposition: nil, handler: true),
+                 "the signal a closed reader raises is consumed, the handler does not see it"
+    assert_equal [0, nil, "EPIPE handler=1"], epipe_in_child(sigpipe: false, disposition: nil, handler: true)
   end
 
   def test_nonblock_session_raises_wait_errors
