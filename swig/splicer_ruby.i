@@ -130,7 +130,7 @@ static int64_t splicer_rb_off(VALUE v, const char *what) {
   return splicer_rb_i64(v, what);
 }
 
-static ID splicer_rb_id_fileno, splicer_rb_id_seek;
+static ID splicer_rb_id_fileno;
 
 /* The descriptor behind an argument: an Integer, an IO, or an object with
  * to_io (a Socket wrapper, say) or fileno.  Ruby's buffers come first: a
@@ -205,7 +205,6 @@ static VALUE splicer_rb_u64_value(uint64_t v) { return ULL2NUM((unsigned long lo
 
 %init %{
   splicer_rb_id_fileno = rb_intern("fileno");
-  splicer_rb_id_seek = rb_intern("seek");
 %}
 
 /* ---- numbers in ---------------------------------------------------------- */

@@ -354,7 +354,7 @@ module Splicer
 
       Core.open(h, src, nil, dst, nil, rest(len, early))
       started(src, dst)
-      early + Core.drive(h, false, self, @own, OP_COPY, true)
+      done(early + Core.drive(h, false, self, @own, OP_COPY, true))
     end
 
     # Copy with explicit offsets: an Integer offset reads (writes) there and
@@ -366,7 +366,7 @@ module Splicer
 
       Core.open(h, src, off_in, dst, rest(off_out, -early), rest(len, early))
       started(src, dst)
-      early + Core.drive(h, false, self, @own, OP_COPY_RANGE, true)
+      done(early + Core.drive(h, false, self, @own, OP_COPY_RANGE, true))
     end
 
     # The same bytes from src to every destination (1 .. TEE_MAX of any
@@ -378,7 +378,7 @@ module Splicer
 
       Core.open_tee(h, src, off_in, dsts, rest(len, early))
       started(src, *dsts)
-      early + Core.drive(h, false, self, @own, OP_TEE, true)
+      done(early + Core.drive(h, false, self, @own, OP_TEE, true))
     end
 
     # Hand a Splicer::Buf (or a copy of a String) over to the session and
@@ -387,7 +387,7 @@ module Splicer
       return 0 if buf.is_a?(String) && buf.empty? && len.to_i.zero?
 
       open_buf(buf, dst, len)
-      Core.drive(@h, false, self, @own, OP_WRITE_BUF, true)
+      done(Core.drive(@h, false, self, @own, OP_WRITE_BUF, true))
     end
 
     # Begin a transfer that #step, #run or #resume move.  Returns self.
@@ -491,6 +491,13 @@ module Splicer
     private
 
     def handle = @h || raise(IOError, "closed Splicer::Session")
+
+    # A transfer that ran to its end needs its endpoints no more: they are no
+    # longer kept from the collector.
+    def done(bytes)
+      @ends = nil
+      bytes
+    end
 
     # A length (or offset) less what read_ahead delivered; nil stays nil, and
     # a bad value goes on to the C layer's checks untouched.

@@ -256,6 +256,28 @@ class BlockingTest < Minitest::Test
     end
   end
 
+  # With no fd to spare for the wake-up eventfd (EMFILE), a copy still waits
+  # (the way IO#wait_readable does) and still delivers.
+  def test_wait_without_a_spare_fd
+    r, w = pipe
+    out = new_file
+    pid = fork do
+      w.close
+      nofile = Dir.children("/proc/self/fd").map(&:to_i).max + 1
+      Process.setrlimit(:NOFILE, nofile, Process.getrlimit(:NOFILE)[1])
+      fillers = []
+      loop { fillers << File.open(File::NULL) } # every free fd below the limit
+    rescue Errno::EMFILE
+      exit!(Splicer.copy(r, out) == 8 ? 0 : 1)
+    end
+    sleep 0.2
+    w.write("no spare")
+    w.close
+    _, status = Process.wait2(pid)
+    assert status.success?, status.inspect
+    assert_equal "no spare", File.binread(path("dst"))
+  end
+
   # The result of a copy into a pipe whose reader is gone, in a child
   # process: [exit status or nil, terminating signal or nil, what it said].
   def epipe_in_child(sigpipe:, disposition:, handler: false)

@@ -1982,7 +1982,7 @@ static int64_t splicer_rb_off(VALUE v, const char *what) {
   return splicer_rb_i64(v, what);
 }
 
-static ID splicer_rb_id_fileno, splicer_rb_id_seek;
+static ID splicer_rb_id_fileno;
 
 /* The descriptor behind an argument: an Integer, an IO, or an object with
  * to_io (a Socket wrapper, say) or fileno.  Ruby's buffers come first: a
@@ -4038,7 +4038,6 @@ SWIGEXPORT void Init_core(void) {
   SWIG_RubyInitializeTrackings();
   
   splicer_rb_id_fileno = rb_intern("fileno");
-  splicer_rb_id_seek = rb_intern("seek");
   
   
   SwigClassSession.klass = rb_define_class_under(mCore, "Session", rb_cObject);
