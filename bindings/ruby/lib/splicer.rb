@@ -309,6 +309,7 @@ module Splicer
       @own = nil
       @ends = nil
       @wait_ios = nil
+      @sigpipe = false
       # The C session never blocks: every wait happens in Core.drive, with
       # the GVL released and interruptible (see the file's head).
       Core.session_set(@h, Core::OPT_NONBLOCK, 1)
@@ -353,8 +354,8 @@ module Splicer
       return early if len && early == len && early.positive?
 
       Core.open(h, src, nil, dst, nil, rest(len, early))
-      started(src, dst)
-      done(early + Core.drive(h, false, self, @own, OP_COPY, true))
+      started(src, [dst])
+      done(early + Core.drive(h, false, self, @own, OP_COPY, true, @sigpipe))
     end
 
     # Copy with explicit offsets: an Integer offset reads (writes) there and
@@ -365,8 +366,8 @@ module Splicer
       return early if len && early == len && early.positive?
 
       Core.open(h, src, off_in, dst, rest(off_out, -early), rest(len, early))
-      started(src, dst)
-      done(early + Core.drive(h, false, self, @own, OP_COPY_RANGE, true))
+      started(src, [dst])
+      done(early + Core.drive(h, false, self, @own, OP_COPY_RANGE, true, @sigpipe))
     end
 
     # The same bytes from src to every destination (1 .. TEE_MAX of any
@@ -377,8 +378,8 @@ module Splicer
       return early if len && early == len && early.positive?
 
       Core.open_tee(h, src, off_in, dsts, rest(len, early))
-      started(src, *dsts)
-      done(early + Core.drive(h, false, self, @own, OP_TEE, true))
+      started(src, dsts)
+      done(early + Core.drive(h, false, self, @own, OP_TEE, true, @sigpipe))
     end
 
     # Hand a Splicer::Buf (or a copy of a String) over to the session and
@@ -387,7 +388,7 @@ module Splicer
       return 0 if buf.is_a?(String) && buf.empty? && len.to_i.zero?
 
       open_buf(buf, dst, len)
-      done(Core.drive(@h, false, self, @own, OP_WRITE_BUF, true))
+      done(Core.drive(@h, false, self, @own, OP_WRITE_BUF, true, @sigpipe))
     end
 
     # Begin a transfer that #step, #run or #resume move.  Returns self.
@@ -396,7 +397,7 @@ module Splicer
       h = handle
       early = off_in.nil? ? read_ahead(src, [dst], len, off_out) : 0
       Core.open(h, src, off_in, dst, rest(off_out, -early), rest(len, early))
-      started(src, dst)
+      started(src, [dst])
       self
     end
 
@@ -405,7 +406,7 @@ module Splicer
       h = handle
       early = off_in.nil? ? read_ahead(src, dsts, len) : 0
       Core.open_tee(h, src, off_in, dsts, rest(len, early))
-      started(src, *dsts)
+      started(src, dsts)
       self
     end
 
@@ -417,7 +418,7 @@ module Splicer
 
       Core.open_buf(h, buf.__handle, len.nil? ? buf.size : len, dst)
       buf.__handed_over
-      started(dst)
+      started(nil, [dst])
       self
     end
 
@@ -426,15 +427,15 @@ module Splicer
     # transfer is finished.  Waits unless the session is non-blocking
     # (see the file's head); exception: false returns :wait_readable or
     # :wait_writable instead of raising EAGAIN.
-    def step(exception: true) = Core.drive(@h || handle, true, self, @own, OP_STEP, exception)
+    def step(exception: true) = Core.drive(@h || handle, true, self, @own, OP_STEP, exception, @sigpipe)
 
     # Step until the transfer is finished.  Returns the bytes delivered by
     # this call.
-    def run(exception: true) = Core.drive(@h || handle, false, self, @own, OP_RUN, exception)
+    def run(exception: true) = Core.drive(@h || handle, false, self, @own, OP_RUN, exception, @sigpipe)
 
     # Go on with a transfer that stopped (EAGAIN, an interrupt, an error
     # that went away): pending bytes first, then to the end.
-    def resume(exception: true) = Core.drive(@h || handle, false, self, @own, OP_RESUME, exception)
+    def resume(exception: true) = Core.drive(@h || handle, false, self, @own, OP_RESUME, exception, @sigpipe)
 
     # After EAGAIN: [endpoint, :read] (wait until the source is readable) or
     # [endpoint, :write] (until that destination is writable), endpoint as
@@ -523,12 +524,15 @@ module Splicer
     end
 
     # After a successful open: the endpoints (kept referenced, so that an IO
-    # given inline is not collected and closed mid-transfer), and which
-    # EAGAINs are the caller's: all of them when nonblock, else those on an
-    # Integer fd (or fileno-only object) that is O_NONBLOCK.
-    def started(*ends)
-      @ends = ends
-      @own = @nonblock || raw_nonblocking_fds(ends)
+    # given inline is not collected and closed mid-transfer); which EAGAINs
+    # are the caller's (all of them when nonblock, else those on an Integer
+    # fd, or fileno-only object, that is O_NONBLOCK); and whether a
+    # destination is a pipe or socket, where writes raise SIGPIPE (for
+    # Core.drive's guard).
+    def started(src, dsts)
+      @ends = src.nil? ? dsts : [src, *dsts]
+      @own = @nonblock || raw_nonblocking_fds(@ends)
+      @sigpipe = dsts.any? { |e| Core.sigpipe_prone?(e) }
     end
 
     def raw_nonblocking_fds(ends)

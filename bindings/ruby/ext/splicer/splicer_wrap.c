@@ -1891,6 +1891,7 @@ static VALUE mCore;
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -2554,7 +2555,7 @@ static void splicer_rb_fail_op(splicer_session *s, int64_t err, int op) {
 static ID splicer_rb_id_wait_io;
 
 /*
- * Splicer::Core.drive(session, one_step, owner, own, op, exception) ->
+ * Splicer::Core.drive(session, one_step, owner, own, op, exception, sigpipe_dst) ->
  *     Integer (bytes delivered by this call), or :wait_readable /
  *     :wait_writable (exception false)
  *
@@ -2570,17 +2571,18 @@ static ID splicer_rb_id_wait_io;
  *     eventfd that the unblocking function writes, so that Thread#kill,
  *     Thread#raise and signal handlers get in; then go on.
  * Any other error raises the errno's SystemCallError subclass.
+ * sigpipe_dst: a destination is a pipe or a socket (see the SIGPIPE guard).
  */
 static VALUE splicer_rb_drive(int argc, VALUE *argv, VALUE self) {
   struct splicer_rb_drive d;
   struct splicer_rb_sigguard guard;
   int own_fds[SPLICER_TEE_MAX + 1];
-  int own_all = 0, op, exception, readable;
+  int own_all = 0, op, exception, readable, own_guard;
   VALUE owner, scheduler;
   char msg[96];
   (void)self;
-  if (argc != 6)
-    rb_raise(rb_eArgError, "wrong number of arguments (given %d, expected 6)", argc);
+  if (argc != 7)
+    rb_raise(rb_eArgError, "wrong number of arguments (given %d, expected 7)", argc);
   memset(&d, 0, sizeof d);
   d.s = splicer_rb_handle(argv[0], SWIGTYPE_p_splicer_session, "Splicer::Core::Session");
   d.one_step = RTEST(argv[1]);
@@ -2602,6 +2604,10 @@ static VALUE splicer_rb_drive(int argc, VALUE *argv, VALUE self) {
   if (op < 0 || op >= (int)(sizeof splicer_rb_op_names / sizeof splicer_rb_op_names[0]))
     rb_raise(rb_eArgError, "drive: bad op");
   exception = RTEST(argv[5]);
+  /* the binding's own SIGPIPE guard pays off over several steps into a
+   * pipe or socket (the only destinations that raise SIGPIPE); one step
+   * is guarded by the session itself at the same cost */
+  own_guard = !d.one_step && RTEST(argv[6]);
   scheduler = rb_fiber_scheduler_current();
   d.wake_fd = -1;
 
@@ -2618,7 +2624,9 @@ static VALUE splicer_rb_drive(int argc, VALUE *argv, VALUE self) {
      * program needs no helper thread to call it: without the flag Ruby
      * starts and kills one for every call (measured: 23 us a call). */
     d.outcome = SPLICER_RB_INTERRUPTED;
-    splicer_rb_sigguard_enter(d.s, &guard);
+    guard.active = 0;
+    if (own_guard)
+      splicer_rb_sigguard_enter(d.s, &guard);
     rb_nogvl(splicer_rb_drive_nogvl, &d, splicer_rb_drive_ubf, &d,
              RB_NOGVL_INTR_FAIL | RB_NOGVL_UBF_ASYNC_SAFE);
     splicer_rb_sigguard_leave(d.s, &guard);
@@ -2696,6 +2704,20 @@ static VALUE splicer_rb_read_pending(VALUE self, VALUE obj) {
   if (rb_io_read_pending(fptr) > 0)
     rb_io_flush(io);
   return INT2NUM(rb_io_read_pending(fptr));
+}
+
+/*
+ * Splicer::Core.sigpipe_prone?(obj) -> true or false
+ * Whether a write to obj's descriptor may raise SIGPIPE: a pipe or a
+ * socket (false for a descriptor fstat refuses).
+ */
+static VALUE splicer_rb_sigpipe_prone(VALUE self, VALUE obj) {
+  struct stat st;
+  int fd = splicer_rb_fd(obj, 0, 0, "sigpipe_prone?");
+  (void)self;
+  if (fd < 0 || fstat(fd, &st) < 0)
+    return Qfalse;
+  return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? Qtrue : Qfalse;
 }
 
 /*
@@ -4127,6 +4149,7 @@ SWIGEXPORT void Init_core(void) {
   rb_define_module_function(mCore, "fd_of", splicer_rb_fd_of, 3);
   rb_define_module_function(mCore, "read_pending", splicer_rb_read_pending, 1);
   rb_define_module_function(mCore, "nonblocking?", splicer_rb_nonblocking, 1);
+  rb_define_module_function(mCore, "sigpipe_prone?", splicer_rb_sigpipe_prone, 1);
   
 }
 
