@@ -400,7 +400,8 @@ static VALUE splicer_rb_u64_value(uint64_t v) { return ULL2NUM((unsigned long lo
 /* ---- the raw wrappers run without the GVL -------------------------------- */
 
 %{
-/* One raw syscall wrapper's arguments, for a call without the GVL. */
+/* One raw syscall wrapper's (or the generated step's, run's, copy's)
+ * arguments, for a call without the GVL. */
 struct splicer_rb_raw {
   int op;
   int fd_in, fd_out;
@@ -409,11 +410,12 @@ struct splicer_rb_raw {
   unsigned flags;
   const struct iovec *iov;
   size_t n_iov;
+  splicer_session *session;
   int64_t result;
 };
 
 enum { SPLICER_RB_SPLICE, SPLICER_RB_TEE, SPLICER_RB_VMSPLICE, SPLICER_RB_SENDFILE,
-       SPLICER_RB_COPY_FILE_RANGE };
+       SPLICER_RB_COPY_FILE_RANGE, SPLICER_RB_STEP, SPLICER_RB_RUN, SPLICER_RB_COPY };
 
 static void *splicer_rb_raw_nogvl(void *arg) {
   struct splicer_rb_raw *a = arg;
@@ -430,8 +432,17 @@ static void *splicer_rb_raw_nogvl(void *arg) {
   case SPLICER_RB_SENDFILE:
     a->result = splicer_sendfile(a->fd_out, a->fd_in, a->off_in, a->len);
     break;
-  default:
+  case SPLICER_RB_COPY_FILE_RANGE:
     a->result = splicer_copy_file_range(a->fd_in, a->off_in, a->fd_out, a->off_out, a->len);
+    break;
+  case SPLICER_RB_STEP:
+    a->result = splicer_step(a->session);
+    break;
+  case SPLICER_RB_RUN:
+    a->result = splicer_run(a->session);
+    break;
+  default:
+    a->result = splicer_copy(a->session, a->fd_in, a->fd_out, a->len);
     break;
   }
   return NULL;
@@ -461,31 +472,54 @@ static int64_t splicer_rb_vmsplice_call(struct splicer_rb_raw *a, VALUE strings)
 
 %exception splicer_splice %{
   {
-    struct splicer_rb_raw a = {SPLICER_RB_SPLICE, arg1, arg3, arg2, arg4, arg5, arg6, NULL, 0, 0};
+    struct splicer_rb_raw a = {SPLICER_RB_SPLICE, arg1, arg3, arg2, arg4, arg5, arg6, NULL, 0, NULL, 0};
     result = splicer_rb_raw_call(&a);
   }
 %}
 %exception splicer_tee %{
   {
-    struct splicer_rb_raw a = {SPLICER_RB_TEE, arg1, arg2, 0, 0, arg3, arg4, NULL, 0, 0};
+    struct splicer_rb_raw a = {SPLICER_RB_TEE, arg1, arg2, 0, 0, arg3, arg4, NULL, 0, NULL, 0};
     result = splicer_rb_raw_call(&a);
   }
 %}
 %exception splicer_vmsplice %{
   {
-    struct splicer_rb_raw a = {SPLICER_RB_VMSPLICE, -1, arg1, 0, 0, 0, arg4, arg2, arg3, 0};
+    struct splicer_rb_raw a = {SPLICER_RB_VMSPLICE, -1, arg1, 0, 0, 0, arg4, arg2, arg3, NULL, 0};
     result = splicer_rb_vmsplice_call(&a, argv[1]);
   }
 %}
 %exception splicer_sendfile %{
   {
-    struct splicer_rb_raw a = {SPLICER_RB_SENDFILE, arg2, arg1, arg3, 0, arg4, 0, NULL, 0, 0};
+    struct splicer_rb_raw a = {SPLICER_RB_SENDFILE, arg2, arg1, arg3, 0, arg4, 0, NULL, 0, NULL, 0};
     result = splicer_rb_raw_call(&a);
   }
 %}
 %exception splicer_copy_file_range %{
   {
-    struct splicer_rb_raw a = {SPLICER_RB_COPY_FILE_RANGE, arg1, arg3, arg2, arg4, arg5, 0, NULL, 0, 0};
+    struct splicer_rb_raw a = {SPLICER_RB_COPY_FILE_RANGE, arg1, arg3, arg2, arg4, arg5, 0, NULL, 0, NULL, 0};
+    result = splicer_rb_raw_call(&a);
+  }
+%}
+
+/* The generated layer's own step, run and copy follow the C semantics
+ * (blocking as the descriptors and the NONBLOCK option say) and run without
+ * the GVL too; like the raw wrappers they cannot be interrupted while
+ * blocked.  The idiomatic layer drives sessions with Core.drive instead. */
+%exception splicer_step %{
+  {
+    struct splicer_rb_raw a = {SPLICER_RB_STEP, -1, -1, 0, 0, 0, 0, NULL, 0, arg1, 0};
+    result = splicer_rb_raw_call(&a);
+  }
+%}
+%exception splicer_run %{
+  {
+    struct splicer_rb_raw a = {SPLICER_RB_RUN, -1, -1, 0, 0, 0, 0, NULL, 0, arg1, 0};
+    result = splicer_rb_raw_call(&a);
+  }
+%}
+%exception splicer_copy %{
+  {
+    struct splicer_rb_raw a = {SPLICER_RB_COPY, arg2, arg3, 0, 0, arg4, 0, NULL, 0, arg1, 0};
     result = splicer_rb_raw_call(&a);
   }
 %}

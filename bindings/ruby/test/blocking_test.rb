@@ -102,6 +102,21 @@ class BlockingTest < Minitest::Test
     assert_equal 4, copier.value
   end
 
+  def test_generated_layer_releases_the_gvl_while_blocked
+    r, w = pipe
+    r.nonblock = false
+    h = Splicer::Core.session_new
+    Splicer::Core.open(h, r.fileno, nil, new_file, nil, nil)
+    stepper = Thread.new { Splicer::Core.step(h) } # blocks in read(2)/splice(2)
+    wait_until_blocked(stepper)
+    counter = 0
+    Thread.new { 50_000.times { counter += 1 } }.join(5)
+    assert_equal 50_000, counter, "other threads ran while Core.step blocked"
+    w.write("unblock")
+    assert_equal 7, stepper.value
+    Splicer::Core.session_free(h)
+  end
+
   def test_thread_kill_interrupts_a_copy_reading_a_pipe_nobody_writes
     r, _w = pipe
     s = Splicer::Session.new

@@ -2056,7 +2056,8 @@ static void splicer_rb_release(VALUE v) {
 static VALUE splicer_rb_u64_value(uint64_t v) { return ULL2NUM((unsigned long long)v); }
 
 
-/* One raw syscall wrapper's arguments, for a call without the GVL. */
+/* One raw syscall wrapper's (or the generated step's, run's, copy's)
+ * arguments, for a call without the GVL. */
 struct splicer_rb_raw {
   int op;
   int fd_in, fd_out;
@@ -2065,11 +2066,12 @@ struct splicer_rb_raw {
   unsigned flags;
   const struct iovec *iov;
   size_t n_iov;
+  splicer_session *session;
   int64_t result;
 };
 
 enum { SPLICER_RB_SPLICE, SPLICER_RB_TEE, SPLICER_RB_VMSPLICE, SPLICER_RB_SENDFILE,
-       SPLICER_RB_COPY_FILE_RANGE };
+       SPLICER_RB_COPY_FILE_RANGE, SPLICER_RB_STEP, SPLICER_RB_RUN, SPLICER_RB_COPY };
 
 static void *splicer_rb_raw_nogvl(void *arg) {
   struct splicer_rb_raw *a = arg;
@@ -2086,8 +2088,17 @@ static void *splicer_rb_raw_nogvl(void *arg) {
   case SPLICER_RB_SENDFILE:
     a->result = splicer_sendfile(a->fd_out, a->fd_in, a->off_in, a->len);
     break;
-  default:
+  case SPLICER_RB_COPY_FILE_RANGE:
     a->result = splicer_copy_file_range(a->fd_in, a->off_in, a->fd_out, a->off_out, a->len);
+    break;
+  case SPLICER_RB_STEP:
+    a->result = splicer_step(a->session);
+    break;
+  case SPLICER_RB_RUN:
+    a->result = splicer_run(a->session);
+    break;
+  default:
+    a->result = splicer_copy(a->session, a->fd_in, a->fd_out, a->len);
     break;
   }
   return NULL;
@@ -3143,7 +3154,14 @@ _wrap_step(int argc, VALUE *argv, VALUE self) {
     rb_raise(rb_eArgError, "wrong # of arguments(%d for 1)",argc); SWIG_fail;
   }
   arg1 = (splicer_session *)splicer_rb_handle(argv[0], SWIGTYPE_p_splicer_session, "Splicer::Core::Session"); 
-  result = splicer_step(arg1);
+  
+  {
+    struct splicer_rb_raw a = {
+      SPLICER_RB_STEP, -1, -1, 0, 0, 0, 0, NULL, 0, arg1, 0
+    };
+    result = splicer_rb_raw_call(&a);
+  }
+  
   
   if (result < 0)
   splicer_rb_fail(result, "splicer_step");
@@ -3165,7 +3183,14 @@ _wrap_run(int argc, VALUE *argv, VALUE self) {
     rb_raise(rb_eArgError, "wrong # of arguments(%d for 1)",argc); SWIG_fail;
   }
   arg1 = (splicer_session *)splicer_rb_handle(argv[0], SWIGTYPE_p_splicer_session, "Splicer::Core::Session"); 
-  result = splicer_run(arg1);
+  
+  {
+    struct splicer_rb_raw a = {
+      SPLICER_RB_RUN, -1, -1, 0, 0, 0, 0, NULL, 0, arg1, 0
+    };
+    result = splicer_rb_raw_call(&a);
+  }
+  
   
   if (result < 0)
   splicer_rb_fail(result, "splicer_run");
@@ -3248,7 +3273,14 @@ _wrap_copy(int argc, VALUE *argv, VALUE self) {
   if (argc > 3) {
     arg4 = splicer_rb_len(argv[3], "splicer_copy"); 
   }
-  result = splicer_copy(arg1,arg2,arg3,arg4);
+  
+  {
+    struct splicer_rb_raw a = {
+      SPLICER_RB_COPY, arg2, arg3, 0, 0, arg4, 0, NULL, 0, arg1, 0
+    };
+    result = splicer_rb_raw_call(&a);
+  }
+  
   
   if (result < 0)
   splicer_rb_fail(result, "splicer_copy");
@@ -3499,7 +3531,7 @@ _wrap_splice(int argc, VALUE *argv, VALUE self) {
   
   {
     struct splicer_rb_raw a = {
-      SPLICER_RB_SPLICE, arg1, arg3, arg2, arg4, arg5, arg6, NULL, 0, 0
+      SPLICER_RB_SPLICE, arg1, arg3, arg2, arg4, arg5, arg6, NULL, 0, NULL, 0
     };
     result = splicer_rb_raw_call(&a);
   }
@@ -3540,7 +3572,7 @@ _wrap_tee(int argc, VALUE *argv, VALUE self) {
   
   {
     struct splicer_rb_raw a = {
-      SPLICER_RB_TEE, arg1, arg2, 0, 0, arg3, arg4, NULL, 0, 0
+      SPLICER_RB_TEE, arg1, arg2, 0, 0, arg3, arg4, NULL, 0, NULL, 0
     };
     result = splicer_rb_raw_call(&a);
   }
@@ -3599,7 +3631,7 @@ _wrap_vmsplice(int argc, VALUE *argv, VALUE self) {
   
   {
     struct splicer_rb_raw a = {
-      SPLICER_RB_VMSPLICE, -1, arg1, 0, 0, 0, arg4, arg2, arg3, 0
+      SPLICER_RB_VMSPLICE, -1, arg1, 0, 0, 0, arg4, arg2, arg3, NULL, 0
     };
     result = splicer_rb_vmsplice_call(&a, argv[1]);
   }
@@ -3637,7 +3669,7 @@ _wrap_sendfile(int argc, VALUE *argv, VALUE self) {
   
   {
     struct splicer_rb_raw a = {
-      SPLICER_RB_SENDFILE, arg2, arg1, arg3, 0, arg4, 0, NULL, 0, 0
+      SPLICER_RB_SENDFILE, arg2, arg1, arg3, 0, arg4, 0, NULL, 0, NULL, 0
     };
     result = splicer_rb_raw_call(&a);
   }
@@ -3677,7 +3709,7 @@ _wrap_copy_file_range(int argc, VALUE *argv, VALUE self) {
   
   {
     struct splicer_rb_raw a = {
-      SPLICER_RB_COPY_FILE_RANGE, arg1, arg3, arg2, arg4, arg5, 0, NULL, 0, 0
+      SPLICER_RB_COPY_FILE_RANGE, arg1, arg3, arg2, arg4, arg5, 0, NULL, 0, NULL, 0
     };
     result = splicer_rb_raw_call(&a);
   }
