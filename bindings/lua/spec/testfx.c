@@ -90,6 +90,71 @@ err:
   return fail(L, e);
 }
 
+/* udp_pair() -> fd, fd: two UDP sockets on 127.0.0.1 connected to each
+ * other */
+static int fx_udp_pair(lua_State *L) {
+  struct sockaddr_in a[2];
+  int fds[2] = {-1, -1}, e;
+  for (int k = 0; k < 2; k++) {
+    socklen_t alen = sizeof a[k];
+    memset(&a[k], 0, sizeof a[k]);
+    a[k].sin_family = AF_INET;
+    a[k].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fds[k] < 0 || bind(fds[k], (struct sockaddr *)&a[k], sizeof a[k]) < 0 ||
+        getsockname(fds[k], (struct sockaddr *)&a[k], &alen) < 0)
+      goto err;
+  }
+  if (connect(fds[0], (struct sockaddr *)&a[1], sizeof a[1]) < 0 ||
+      connect(fds[1], (struct sockaddr *)&a[0], sizeof a[0]) < 0)
+    goto err;
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+err:
+  e = errno;
+  for (int k = 0; k < 2; k++)
+    if (fds[k] >= 0)
+      close(fds[k]);
+  return fail(L, e);
+}
+
+/* send_datagram(fd, bytes) -> count: one datagram ("" is a zero-length
+ * one) on a connected datagram socket */
+static int fx_send_datagram(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  size_t n;
+  const char *p = luaL_checklstring(L, 2, &n);
+  ssize_t w;
+  while ((w = send(fd, p, n, 0)) < 0 && errno == EINTR)
+    ;
+  if (w < 0)
+    return fail(L, errno);
+  lua_pushinteger(L, (lua_Integer)w);
+  return 1;
+}
+
+/* recv_datagram(fd, timeout_ms) -> string: one whole datagram ("" for a
+ * zero-length one) received within timeout_ms, or nil when none came */
+static int fx_recv_datagram(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  int timeout = (int)luaL_checkinteger(L, 2);
+  static char buf[65536];
+  struct pollfd p = {fd, POLLIN, 0};
+  int pr;
+  ssize_t n;
+  while ((pr = poll(&p, 1, timeout)) < 0 && errno == EINTR)
+    ;
+  if (pr <= 0)
+    return 0;
+  while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) < 0 && errno == EINTR)
+    ;
+  if (n < 0)
+    return errno == EAGAIN ? 0 : fail(L, errno);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
 /* memfd([name]) -> fd */
 static int fx_memfd(lua_State *L) {
   int fd = memfd_create(luaL_optstring(L, 1, "splicer-test"), MFD_CLOEXEC);
@@ -538,6 +603,8 @@ static const luaL_Reg fx[] = {
     {"reader_join", fx_reader_join},
     {"pipe", fx_pipe},         {"socketpair", fx_socketpair},
     {"tcp_pair", fx_tcp_pair}, {"memfd", fx_memfd},
+    {"udp_pair", fx_udp_pair}, {"send_datagram", fx_send_datagram},
+    {"recv_datagram", fx_recv_datagram},
     {"open", fx_open},         {"close", fx_close},
     {"read", fx_read},         {"write", fx_write},
     {"lseek", fx_lseek},       {"set_nonblock", fx_set_nonblock},
