@@ -418,7 +418,7 @@ impl<S: AsyncEndpoint + Sync + ?Sized, D: AsyncEndpoint + Sync + ?Sized> Ends fo
         }
         match self.dsts.iter().find(|d| d.as_fd().as_raw_fd() == fd) {
             Some(d) => d.async_io(interest, f).await,
-            None => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            None => Err(io::Error::from_raw_os_error(libc::EBADF)),
         }
     }
 }
