@@ -269,6 +269,20 @@ fn collect_datagrams(recv: impl Fn(&mut [u8]) -> std::io::Result<usize>, want: u
 }
 
 fn udp_receiver(peer: UdpSocket, want: usize) -> std::thread::JoinHandle<(Vec<u8>, usize)> {
+    // UDP drops what its receive buffer cannot hold: make room for the whole
+    // test's datagrams, so that a receiver thread slow to be scheduled on a
+    // loaded machine loses nothing (SO_RCVBUFFORCE needs CAP_NET_ADMIN;
+    // without it SO_RCVBUF gives what rmem_max allows)
+    let bytes: libc::c_int = 4 << 20;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: a valid socket and an int option.
+        let r = unsafe {
+            libc::setsockopt(peer.as_raw_fd(), libc::SOL_SOCKET, opt, (&bytes as *const libc::c_int).cast(), 4)
+        };
+        if r == 0 {
+            break;
+        }
+    }
     peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     std::thread::spawn(move || collect_datagrams(|b| peer.recv(b), want))
 }
