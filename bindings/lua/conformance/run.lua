@@ -243,10 +243,17 @@ local function setup_fixture(c, f)
   end
 
   if x.peer and not x.dgram then   -- datagrams are sent by steps
-    if f.data then must(fx.write_all(x.peer, data_bytes(f.data))) end
+    if f.data then
+      local bytes = data_bytes(f.data)
+      must(fx.write_all(x.peer, bytes))
+      if kind == "tcp" then fx.tcp_wait_bytes(x.fd, #bytes) end
+    end
     if f.eof then
       if kind == "pipe" then fx.close(x.peer); x.peer = nil
-      else must(fx.shutdown(x.peer, "w")) end
+      else
+        must(fx.shutdown(x.peer, "w"))
+        if kind == "tcp" then fx.tcp_wait_fin(x.fd) end
+      end
     end
     if f.peer_closed and x.peer then fx.close(x.peer); x.peer = nil end
     if f.reader and x.peer then
@@ -469,7 +476,11 @@ end
 function ops.write_peer(c, st)
   local x = fixture(c, st.fixture)
   if not x.peer then fail("write_peer: " .. st.fixture .. " has no peer") end
-  return fx.write_all(x.peer, data_bytes(st.data))
+  local bytes = data_bytes(st.data)
+  local before = x.kind == "tcp" and fx.tcp_queued(x.fd) or -1
+  local n, msg, name = fx.write_all(x.peer, bytes)
+  if n and before >= 0 then fx.tcp_wait_bytes(x.fd, before + #bytes) end
+  return n, msg, name
 end
 
 function ops.close_peer(c, st)

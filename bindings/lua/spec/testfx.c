@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -294,6 +296,49 @@ static int fx_fill(lua_State *L) {
   }
   fcntl(fd, F_SETFL, fl);
   lua_pushinteger(L, total);
+  return 1;
+}
+
+/* Over loopback a segment can be late (a dropped one waits for a 200 ms
+ * retransmission on a loaded machine).  tcp_wait_bytes(fd, n) waits, up to
+ * 5 s, until n bytes are readable at fd (FIONREAD); tcp_wait_fin(fd) until
+ * the peer's FIN has arrived (TCP_INFO state CLOSE_WAIT).  tests/README.md
+ * section 4, tcp. */
+static int queued(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+static void pause_10ms(void) {
+  struct timespec t = {0, 10 * 1000 * 1000};
+  nanosleep(&t, NULL);
+}
+
+/* tcp_queued(fd) -> bytes readable now (FIONREAD) */
+static int fx_tcp_queued(lua_State *L) {
+  lua_pushinteger(L, queued((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+static int fx_tcp_wait_bytes(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  for (int k = 0; k < 500 && queued(fd) >= 0 && queued(fd) < n; k++)
+    pause_10ms();
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int fx_tcp_wait_fin(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  for (int k = 0; k < 500; k++) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state == TCP_CLOSE_WAIT)
+      break;
+    pause_10ms();
+  }
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -610,6 +655,8 @@ static const luaL_Reg fx[] = {
     {"lseek", fx_lseek},       {"set_nonblock", fx_set_nonblock},
     {"is_nonblock", fx_is_nonblock},
     {"fill", fx_fill},         {"shutdown", fx_shutdown},
+    {"tcp_queued", fx_tcp_queued}, {"tcp_wait_bytes", fx_tcp_wait_bytes},
+    {"tcp_wait_fin", fx_tcp_wait_fin},
     {"poll", fx_poll},         {"fstat", fx_fstat},
     {"fd_count", fx_fd_count}, {"ignore_sigpipe", fx_sigpipe},
     {NULL, NULL}};

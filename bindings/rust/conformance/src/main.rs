@@ -204,6 +204,40 @@ fn set_bufs(fx: &Value, mine: &OwnedFd, peer: &OwnedFd) {
     }
 }
 
+/// Bytes readable at `fd` now (FIONREAD).
+fn queued(fd: i32) -> Option<usize> {
+    let mut n: libc::c_int = 0;
+    (unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) } >= 0).then_some(n as usize)
+}
+
+/// Over loopback a segment can be late (a dropped one waits for a 200 ms
+/// retransmission on a loaded machine): wait, up to 5 s, until the bytes the
+/// peer wrote are readable at the fixture's fd (tests/README.md section 4).
+fn wait_tcp_bytes(fd: i32, before: usize, n: usize) {
+    for _ in 0..500 {
+        match queued(fd) {
+            Some(q) if q < before + n => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => return,
+        }
+    }
+}
+
+/// ... and after the peer's shutdown, until its FIN has arrived.
+fn wait_tcp_fin(fd: i32) {
+    const TCP_CLOSE_WAIT: u8 = 8; // include/net/tcp_states.h
+    for _ in 0..500 {
+        let mut ti: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let r = unsafe {
+            libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut ti as *mut _ as *mut libc::c_void, &mut len)
+        };
+        if r < 0 || ti.tcpi_state == TCP_CLOSE_WAIT {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> {
     let name = fx["name"].as_str().unwrap().to_string();
     let kind = fx["kind"].as_str().unwrap().to_string();
@@ -299,10 +333,15 @@ fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> 
         "invalid" => {}
         k => return Err(Outcome::Fail(format!("unsupported fixture kind {k}"))),
     }
+    let tcp_fd = if kind == "tcp" { f.fd.as_ref().map(|x| x.as_raw_fd()) } else { None };
     if let Some(p) = peer {
         let mut pf = File::from(p);
         if let Some(d) = fx.get("data") {
-            pf.write_all(&data_of(d)).map_err(|e| fail(e.to_string()))?;
+            let d = data_of(d);
+            pf.write_all(&d).map_err(|e| fail(e.to_string()))?;
+            if let Some(fd) = tcp_fd {
+                wait_tcp_bytes(fd, 0, d.len());
+            }
         }
         let p: OwnedFd = pf.into();
         if fx["peer_closed"].as_bool() == Some(true) {
@@ -312,6 +351,9 @@ fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> 
                 drop(p);
             } else {
                 unsafe { libc::shutdown(p.as_raw_fd(), libc::SHUT_WR) };
+                if let Some(fd) = tcp_fd {
+                    wait_tcp_fin(fd);
+                }
                 peers.peer.insert(name.clone(), p);
             }
         } else if let Some(r) = fx.get("reader") {
@@ -871,7 +913,12 @@ fn step<'f>(
             let f = fx("fixture")?;
             let d = data_of(&st["data"]);
             let p = peers.peer.get(&f.name).ok_or("no peer")?;
+            let tcp = (f.kind == "tcp").then(|| f.fd().as_raw_fd());
+            let before = tcp.and_then(queued);
             let r = (&File::from(p.try_clone().unwrap())).write_all(&d).map(|_| d.len() as i64);
+            if let (Some(fd), Some(b)) = (tcp, before) {
+                wait_tcp_bytes(fd, b, d.len());
+            }
             check(res(r))
         }
         "close_peer" => {
