@@ -94,15 +94,24 @@ func TestFileOntoItselfTwoFiles(t *testing.T) {
 		t.Fatalf("Copy = %d, %v", n, err)
 	}
 	sameBytes(t, readAll(t, f), append(append([]byte{}, data...), data...))
-	// Same position: the ranges overlap.
+	// The destination inside the source's range: the ranges overlap.
 	h, err := os.OpenFile(f.Name(), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
+	for _, at := range []int64{0, 100} {
+		f.Seek(0, io.SeekStart)
+		h.Seek(at, io.SeekStart)
+		if n, err := splicer.Copy(h, f); !errors.Is(err, syscall.EINVAL) || n != 0 {
+			t.Fatalf("overlapping Copy (destination at %d) = %d, %v; want EINVAL", at, n, err)
+		}
+	}
+	// With a length that stays clear of the destination: a copy.
 	f.Seek(0, io.SeekStart)
-	if n, err := splicer.Copy(h, f); !errors.Is(err, syscall.EINVAL) || n != 0 {
-		t.Fatalf("overlapping Copy = %d, %v; want EINVAL", n, err)
+	h.Seek(100, io.SeekStart)
+	if n, err := splicer.CopyN(h, f, 100); err != nil || n != 100 {
+		t.Fatalf("disjoint CopyN = %d, %v", n, err)
 	}
 }
 
