@@ -13,6 +13,7 @@ require "socket"
 require "fiddle"
 require "timeout"
 require "io/nonblock"
+require "io/wait"
 require "tmpdir"
 require "fileutils"
 require "splicer"
@@ -268,14 +269,46 @@ class CaseRun
     elsif fx.dgram
       nil # datagrams are sent by steps
     else
-      fx.peer.write(Pattern.bytes(spec["data"])) if spec["data"] && fx.kind != "pipe"
+      peer_write(fx, Pattern.bytes(spec["data"])) if spec["data"] && fx.kind != "pipe"
       if spec["peer_closed"]
         fx.peer.close
         fx.peer = nil
       else
-        fx.peer.shutdown(:WR) if spec["eof"] && fx.kind != "pipe"
+        if spec["eof"] && fx.kind != "pipe"
+          fx.peer.shutdown(:WR)
+          wait_tcp_fin(fx) if fx.kind == "tcp"
+        end
         start_reader(fx, spec["reader"]) if spec["reader"]
       end
+    end
+  end
+
+  # The peer writes data; over tcp, the runner then waits (up to 5 s) until
+  # those bytes are readable at the fixture's fd: a loopback segment can be
+  # late on a loaded machine (a dropped one waits for a 200 ms
+  # retransmission), and a case must never see a source that is only late
+  # (tests/README.md section 4, tcp).
+  def peer_write(fx, data)
+    before = fx.kind == "tcp" ? fx.io.nread : 0
+    fx.peer.write(data)
+    return unless fx.kind == "tcp"
+
+    500.times do
+      break if fx.io.nread >= before + data.bytesize
+
+      sleep 0.01
+    end
+  end
+
+  TCP_CLOSE_WAIT = 8
+
+  # ... and after the peer's shutdown, until its FIN has arrived.
+  def wait_tcp_fin(fx)
+    500.times do
+      state = fx.io.getsockopt(Socket::IPPROTO_TCP, Socket::TCP_INFO).data.unpack1("C")
+      break if state == TCP_CLOSE_WAIT
+
+      sleep 0.01
     end
   end
 
@@ -603,7 +636,7 @@ class CaseRun
     fail!("fixture #{fx.name} has no peer to write") unless fx.peer
     fail!("fixture #{fx.name}: its peer is the read end") if fx.peer_reads && fx.kind == "pipe"
     data = Pattern.bytes(st["data"])
-    fx.peer.write(data)
+    peer_write(fx, data)
     [data.bytesize, nil]
   end
 
