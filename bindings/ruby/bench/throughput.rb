@@ -65,6 +65,9 @@ def feeder(io, path, others)
     File.open(path, "rb") { |f| Splicer.copy(f, io) }
     io.close
     exit!(0)
+  rescue StandardError => e
+    warn "feeder: #{e.message}"
+    exit!(1) # never run the parent's at_exit (it removes the data)
   end
 end
 
@@ -74,6 +77,9 @@ def drainer(io, others)
     others.each(&:close)
     File.open(File::NULL, "wb") { |null| Splicer.copy(io, null) }
     exit!(0)
+  rescue StandardError => e
+    warn "drainer: #{e.message}"
+    exit!(1)
   end
 end
 
@@ -115,17 +121,37 @@ PAIRS = {
   end
 }.freeze
 
+# One copy, measured; a copy that fails (a reset connection on a loaded
+# machine, say) is said and done again, up to three times.
 def measure(pair, contender, path, dir, size)
+  tries = 0
+  begin
+    measure_once(pair, contender, path, dir, size)
+  rescue StandardError => e
+    tries += 1
+    raise if tries == 3
+
+    warn "#{pair} #{contender}: #{e.message} (again)"
+    retry
+  end
+end
+
+def measure_once(pair, contender, path, dir, size)
   src, dst, kids = PAIRS.fetch(pair).call(path, dir)
-  clock = Process::CLOCK_THREAD_CPUTIME_ID
-  wall0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-  cpu0 = Process.clock_gettime(clock)
-  n = CONTENDERS.fetch(contender).call(src, dst)
-  cpu = Process.clock_gettime(clock) - cpu0
-  wall = Process.clock_gettime(Process::CLOCK_MONOTONIC) - wall0
-  [src, dst].each(&:close)
-  kids.each { |k| Process.wait(k) }
-  raise "#{pair} #{contender}: #{n} bytes of #{size}" unless n == size
+  failed = 0
+  begin
+    clock = Process::CLOCK_THREAD_CPUTIME_ID
+    wall0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    cpu0 = Process.clock_gettime(clock)
+    n = CONTENDERS.fetch(contender).call(src, dst)
+    cpu = Process.clock_gettime(clock) - cpu0
+    wall = Process.clock_gettime(Process::CLOCK_MONOTONIC) - wall0
+  ensure
+    [src, dst].each { |io| io.close unless io.closed? }
+    failed = kids.count { |k| !Process.wait2(k)[1].success? }
+  end
+  raise "#{n} bytes of #{size}" unless n == size
+  raise "#{failed} helper processes failed" if failed.positive?
 
   { gbps: n / wall / 1e9, gb_per_cpu: n / cpu / 1e9 }
 end
