@@ -6,9 +6,9 @@
 # MODE "sendfile": CALLS raw Splicer.sendfile(null, file, off, CHUNK);
 #      "step":     a session with chunk: CHUNK moving FILE to /dev/null,
 #                  re-opened at its end, CALLS steps;
-#      "step-gvl": as "step", through the generated layer's
-#                  Splicer::Core.step, which keeps the GVL: what releasing it
-#                  costs is the difference;
+#      "core-step": as "step", through the generated layer's
+#                  Splicer::Core.step (the GVL released too, no idiomatic
+#                  layer): what Session#step adds is the difference;
 #      "copy":     CALLS / (FILE size / CHUNK) whole copies of FILE to
 #                  /dev/null by session.copy_range, chunk: CHUNK (one Ruby
 #                  call per file, the steps in C).
@@ -52,7 +52,7 @@ when "step"
     end
   end
   s.close
-when "step-gvl"
+when "core-step"
   s = Splicer::Session.new(chunk: chunk)
   h = s.instance_variable_get(:@h)
   i = 0
@@ -74,6 +74,6 @@ when "copy"
   t0 = cpu.call
   copies.times { bytes += s.copy_range(ffd, 0, nfd, nil, size) }
   s.close
-else abort "usage: overhead.rb sendfile|step|step-gvl|copy FILE CHUNK CALLS"
+else abort "usage: overhead.rb sendfile|step|core-step|copy FILE CHUNK CALLS"
 end
 printf("%.6f %d\n", cpu.call - t0, bytes)

@@ -4,9 +4,8 @@
 #   bindings/ruby/bench/run.sh RUNS overhead|throughput
 # 1. overhead against C: a page-cached 64 MiB file to /dev/null at chunks of
 #    4 KiB, 64 KiB and 1 MiB, by raw sendfile calls, by session steps, by
-#    whole copies (the steps in C) and by steps of the generated layer with
-#    the GVL held (to show what releasing it costs); the same loops in C
-#    (overhead_c.c).  Each pinned to one CPU, interleaved, RUNS times; the
+#    steps of the generated layer alone (Splicer::Core.step), and by whole
+#    copies (the steps in C); the same loops in C (overhead_c.c).  Each pinned to one CPU, interleaved, RUNS times; the
 #    least CPU time of the runs per call (the least disturbed by the other
 #    load on a shared machine), and the overhead of Ruby over C.
 # 2. throughput.rb: GB per CPU-second against IO.copy_stream and a
@@ -32,10 +31,10 @@ if [ "$part" = all ] || [ "$part" = overhead ]; then
   best() { sort -g | head -n 1; }
   echo "overhead against C: CPU per call, best of $runs (Ruby $(ruby -e 'print RUBY_VERSION'), $(uname -r))"
   printf '%-9s %-8s %8s %12s %12s %9s\n' mode chunk calls "C ns/call" "Ruby ns/call" "over C"
-  for mode in sendfile step step-gvl copy; do
+  for mode in sendfile step core-step copy; do
     for chunk in 4096 65536 1048576; do
       case $chunk in 4096) calls=300000 ;; 65536) calls=100000 ;; *) calls=10000 ;; esac
-      cmode=$mode; [ "$mode" = step-gvl ] && cmode=step
+      cmode=$mode; [ "$mode" = core-step ] && cmode=step
       : >"$tmp/c"; : >"$tmp/r"
       for _ in $(seq "$runs"); do
         $pin "$tmp/overhead_c" "$cmode" "$tmp/data" "$chunk" "$calls" | cut -d' ' -f1 >>"$tmp/c"
@@ -50,5 +49,5 @@ if [ "$part" = all ] || [ "$part" = overhead ]; then
 fi
 
 if [ "$part" = all ] || [ "$part" = throughput ]; then
-  "${rb[@]}" -retc "$here/throughput.rb" "$runs" 256
+  "${rb[@]}" "$here/throughput.rb" "$runs" 256
 fi

@@ -4,7 +4,7 @@
 # and a read/write loop, for each pair of descriptors:
 #   ruby throughput.rb [RUNS [MIB]]         (default 3 runs of 256 MiB)
 # Pairs: file -> /dev/null, file -> TCP, TCP -> TCP, pipe -> file,
-# file -> file, pipe -> pipe.  The copy runs in this process's main thread;
+# file -> file, pipe -> pipe (default 64 KiB pipes, and 1 MiB pipes).  The copy runs in this process's main thread;
 # its CPU (CLOCK_THREAD_CPUTIME_ID: user + system of that thread alone) is
 # what the figures divide by.  Sockets and pipes are fed and drained by
 # child processes (which use splicer themselves, the same for every
@@ -14,6 +14,7 @@
 require "socket"
 require "tmpdir"
 require "fileutils"
+require "etc"
 require "splicer"
 
 runs = Integer(ARGV[0] || 3)
@@ -118,6 +119,17 @@ PAIRS = {
     w.close
     r2.close
     [r, w2, kids]
+  end,
+  # the same with 1 MiB pipes: fewer wake-ups per byte for every contender,
+  # so what is left is the cost of moving the bytes
+  "pipe -> pipe, 1 MiB pipes" => lambda do |path, _dir|
+    r, w = IO.pipe
+    r2, w2 = IO.pipe
+    [w, w2].each { |p| Splicer.set_pipe_size(p, 1 << 20) }
+    kids = [feeder(w, path, [r, r2, w2]), drainer(r2, [r, w, w2])]
+    w.close
+    r2.close
+    [r, w2, kids]
   end
 }.freeze
 
@@ -158,18 +170,19 @@ end
 
 results = Hash.new { |h, k| h[k] = [] }
 puts "#{runs} runs of #{size >> 20} MiB; Ruby #{RUBY_VERSION}, splicer #{Splicer.library_version}, " \
-     "Linux #{`uname -r`.strip}, #{Etc.respond_to?(:nprocessors) ? Etc.nprocessors : '?'} CPUs"
+     "Linux #{`uname -r`.strip}, #{Etc.nprocessors} CPUs, load average #{File.read('/proc/loadavg').split[0, 3].join(' ')}"
 runs.times do |run|
   PAIRS.each_key do |pair|
     CONTENDERS.each_key do |contender|
       r = measure(pair, contender, source, dir, size)
       results[[pair, contender]] << r
-      printf("run %d  %-18s %-15s %6.2f GB/s %7.2f GB/CPU-s\n", run + 1, pair, contender, r[:gbps], r[:gb_per_cpu])
+      printf("run %d  %-26s %-15s %6.2f GB/s %7.2f GB/CPU-s\n", run + 1, pair, contender, r[:gbps], r[:gb_per_cpu])
     end
   end
 end
 
 median = ->(xs) { xs.sort[xs.size / 2] }
+puts "load average after: #{File.read('/proc/loadavg').split[0, 3].join(' ')}"
 puts
 puts "| pair | splicer GB/CPU-s | IO.copy_stream | read/write 64K | splicer / copy_stream (each run) | " \
      "splicer / read/write (each run) | splicer GB/s | copy_stream GB/s |"
