@@ -1,0 +1,88 @@
+"""The syscall wrappers, one per syscall, as in splicer.h.
+
+Offsets are by value (None or -1: the fd's own position, which then
+advances), lengths are ints, flags are ``F_*`` ORed.  Each returns the
+syscall's count and raises OSError on failure.  The GIL is released during
+the call; EINTR runs the signal handlers and retries (PEP 475), so Ctrl-C
+interrupts a call blocked on an empty pipe.
+
+vmsplice(2) makes the pipe refer to the buffers' memory: keep them alive and
+unchanged until the reader consumed them (``splicer.Buf`` with
+``Session.write_buf`` is the safe way).  A file spliced or sent to a pipe or
+socket is referred to the same way: rewriting it in place before the peer
+read the bytes can change what it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from . import core as _gen
+from ._ends import FileLike
+
+__all__ = [
+    "F_GIFT",
+    "F_MORE",
+    "F_MOVE",
+    "F_NONBLOCK",
+    "copy_file_range",
+    "pipe_size",
+    "sendfile",
+    "set_pipe_size",
+    "splice",
+    "tee",
+    "vmsplice",
+]
+
+F_MOVE: Final[int] = _gen.F_MOVE
+F_NONBLOCK: Final[int] = _gen.F_NONBLOCK
+F_MORE: Final[int] = _gen.F_MORE
+F_GIFT: Final[int] = _gen.F_GIFT
+
+Buffer = bytes | bytearray | memoryview
+
+
+def splice(
+    fd_in: FileLike,
+    off_in: int | None,
+    fd_out: FileLike,
+    off_out: int | None,
+    length: int,
+    flags: int = 0,
+) -> int:
+    """splice(2): move up to ``length`` bytes between a pipe and another fd."""
+    return _gen.splice(fd_in, off_in, fd_out, off_out, length, flags)  # type: ignore[no-any-return]
+
+
+def tee(fd_in: FileLike, fd_out: FileLike, length: int, flags: int = 0) -> int:
+    """tee(2): duplicate up to ``length`` bytes of one pipe into another."""
+    return _gen.tee(fd_in, fd_out, length, flags)  # type: ignore[no-any-return]
+
+
+def vmsplice(pipe: FileLike, buffers: Buffer | Sequence[Buffer], flags: int = 0) -> int:
+    """vmsplice(2): map the buffers into a pipe's write end (a read end is
+    EBADF).  See the module's caveat."""
+    return _gen.vmsplice(pipe, buffers, flags)  # type: ignore[no-any-return]
+
+
+def sendfile(fd_out: FileLike, fd_in: FileLike, off_in: int | None, length: int) -> int:
+    """sendfile(2): up to ``length`` bytes of ``fd_in`` to ``fd_out``."""
+    return _gen.sendfile(fd_out, fd_in, off_in, length)  # type: ignore[no-any-return]
+
+
+def copy_file_range(
+    fd_in: FileLike, off_in: int | None, fd_out: FileLike, off_out: int | None, length: int
+) -> int:
+    """copy_file_range(2) between regular files."""
+    return _gen.copy_file_range(fd_in, off_in, fd_out, off_out, length)  # type: ignore[no-any-return]
+
+
+def pipe_size(pipe: FileLike) -> int:
+    """F_GETPIPE_SZ: the pipe's capacity in bytes."""
+    return _gen.pipe_size(pipe)  # type: ignore[no-any-return]
+
+
+def set_pipe_size(pipe: FileLike, size: int) -> int:
+    """F_SETPIPE_SZ: ask for ``size`` bytes; return what the kernel gave."""
+    return _gen.set_pipe_size(pipe, size)  # type: ignore[no-any-return]
