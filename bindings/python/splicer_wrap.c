@@ -3988,15 +3988,25 @@ static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, 
 /* Before a transfer: non-blocking mode in the C library whenever the user
  * asked for it or an end may wait for a peer, so that no syscall blocks
  * with the GIL released and Ctrl-C unheard; ends that never wait (files,
- * /dev/null) keep the blocking mode, whose calls need no fcntl. */
+ * /dev/null) keep the blocking mode, whose calls need no fcntl.
+ * @return 1 when an end that may wait is O_NONBLOCK already (a blocking call
+ *         then follows the fd, as os.read does: BlockingIOError instead of a
+ *         wait), 0 when none is, or -errno. */
 static int splicer_py_prepare(splicer_session *s, int user_nonblock, const int *fds, size_t n) {
   int64_t cur = 0, want = user_nonblock ? 1 : 0;
+  int fd_nonblock = 0, r;
   size_t i;
-  for (i = 0; !want && i < n; i++)
-    want = splicer_py_may_block(fds[i]);
+  for (i = 0; i < n; i++)
+    if (splicer_py_may_block(fds[i])) {
+      int fl = fcntl(fds[i], F_GETFL);
+      want = 1;
+      if (fl >= 0 && (fl & O_NONBLOCK))
+        fd_nonblock = 1;
+    }
   if (splicer_session_get(s, SPLICER_OPT_NONBLOCK, &cur) == 0 && cur == want)
-    return 0;
-  return splicer_session_set(s, SPLICER_OPT_NONBLOCK, want);
+    return fd_nonblock;
+  r = splicer_session_set(s, SPLICER_OPT_NONBLOCK, want);
+  return r < 0 ? r : fd_nonblock;
 }
 
 static int splicer_py_timeout_arg(PyObject *o, int *ms) {
@@ -4008,7 +4018,9 @@ static int splicer_py_timeout_arg(PyObject *o, int *ms) {
 }
 
 /* transfer(session, fd_in, off_in, fd_out, off_out, length, timeout_ms,
- *          nonblock) -> delivered: open + drive to the end, in one call. */
+ *          nonblock) -> delivered: open + drive to the end, in one call.
+ * timeout_ms -1 follows the fds: wait while they are blocking ones, raise
+ * BlockingIOError when one is O_NONBLOCK. */
 static PyObject *splicer_py_transfer(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   splicer_session *s;
   int fds[2], timeout_ms, nb, r;
@@ -4028,8 +4040,13 @@ static PyObject *splicer_py_transfer(PyObject *self, PyObject *const *args, Py_s
   nb = PyObject_IsTrue(args[7]);
   if (nb < 0)
     return NULL;
-  if ((r = splicer_py_prepare(s, nb, fds, 2)) < 0 ||
-      (r = splicer_open(s, fds[0], off_in, fds[1], off_out, len)) < 0) {
+  if ((r = splicer_py_prepare(s, nb, fds, 2)) < 0) {
+    splicer_py_raise(r, "open", NULL, -1);
+    return NULL;
+  }
+  if (r == 1 && timeout_ms < 0)
+    timeout_ms = 0;
+  if ((r = splicer_open(s, fds[0], off_in, fds[1], off_out, len)) < 0) {
     splicer_py_raise(r, "open", NULL, -1);
     return NULL;
   }
@@ -4037,7 +4054,8 @@ static PyObject *splicer_py_transfer(PyObject *self, PyObject *const *args, Py_s
   return n < 0 ? NULL : PyLong_FromLongLong(n);
 }
 
-/* open_fds(session, fd_in, off_in, fd_out, off_out, length, nonblock) */
+/* open_fds(session, fd_in, off_in, fd_out, off_out, length, nonblock)
+ *   -> True when an end that may wait is O_NONBLOCK (see splicer_py_prepare) */
 static PyObject *splicer_py_open_fds(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   splicer_session *s;
   int fds[2], nb, r;
@@ -4055,12 +4073,12 @@ static PyObject *splicer_py_open_fds(PyObject *self, PyObject *const *args, Py_s
   nb = PyObject_IsTrue(args[6]);
   if (nb < 0)
     return NULL;
-  if ((r = splicer_py_prepare(s, nb, fds, 2)) < 0 ||
+  if ((nb = splicer_py_prepare(s, nb, fds, 2)) < 0 ||
       (r = splicer_open(s, fds[0], off_in, fds[1], off_out, len)) < 0) {
-    splicer_py_raise(r, "open", NULL, -1);
+    splicer_py_raise(nb < 0 ? nb : r, "open", NULL, -1);
     return NULL;
   }
-  Py_RETURN_NONE;
+  return PyBool_FromLong(nb);
 }
 
 /* open_tee_fds(session, fd_in, off_in, (fd_out, ...), length, nonblock) */
@@ -4084,9 +4102,9 @@ static PyObject *splicer_py_open_tee_fds(PyObject *self, PyObject *const *args, 
     return NULL;
   n = PySequence_Fast_GET_SIZE(seq);
   if (n > SPLICER_TEE_MAX) {
+    /* the C library's answer to too many destinations, as in every binding */
     Py_DECREF(seq);
-    PyErr_Format(PyExc_ValueError, "a tee takes at most %d destinations, not %zd",
-                 SPLICER_TEE_MAX, n);
+    splicer_py_raise(-EINVAL, "open_tee", NULL, -1);
     return NULL;
   }
   for (i = 0; i < n; i++)
@@ -4099,12 +4117,12 @@ static PyObject *splicer_py_open_tee_fds(PyObject *self, PyObject *const *args, 
   if (nb < 0)
     return NULL;
   /* no destination at all is the C library's EINVAL, as in every binding */
-  if ((r = splicer_py_prepare(s, nb, fds, (size_t)n + 1)) < 0 ||
+  if ((nb = splicer_py_prepare(s, nb, fds, (size_t)n + 1)) < 0 ||
       (r = splicer_open_tee(s, fds[0], off_in, n ? fds + 1 : NULL, (size_t)n, len)) < 0) {
-    splicer_py_raise(r, "open_tee", NULL, -1);
+    splicer_py_raise(nb < 0 ? nb : r, "open_tee", NULL, -1);
     return NULL;
   }
-  Py_RETURN_NONE;
+  return PyBool_FromLong(nb);
 }
 
 /* drive(session, once, timeout_ms) -> delivered (see splicer_py_drive) */
@@ -4269,23 +4287,24 @@ static PyObject *splicer_py_open_buf_obj(PyObject *self, PyObject *const *args, 
                  "or a with block) before handing it over", b->exports);
     return NULL;
   }
+  /* a length past the buffer's size is the C library's EINVAL */
   if (args[2] == Py_None)
     len = (long long)b->size;
-  else if (splicer_py_int_range(args[2], "length", 0, (long long)b->size, &len) < 0)
+  else if (splicer_py_int_range(args[2], "length", 0, LLONG_MAX, &len) < 0)
     return NULL;
   if (splicer_py_fd(args[3], &fd) < 0)
     return NULL;
   nb = PyObject_IsTrue(args[4]);
   if (nb < 0)
     return NULL;
-  if ((r = splicer_py_prepare(s, nb, &fd, 1)) < 0 ||
+  if ((nb = splicer_py_prepare(s, nb, &fd, 1)) < 0 ||
       (r = splicer_open_buf(s, b->b, (size_t)len, fd)) < 0) {
-    splicer_py_raise(r, "open_buf", NULL, -1);
+    splicer_py_raise(nb < 0 ? nb : r, "open_buf", NULL, -1);
     return NULL;
   }
   b->b = NULL; /* the session owns and frees it now */
   b->handed_over = 1;
-  Py_RETURN_NONE;
+  return PyBool_FromLong(nb);
 }
 
 static PyStructSequence_Field splicer_py_progress_fields[] = {
@@ -4330,7 +4349,7 @@ static PyMethodDef splicer_py_drivers[] = {
     {"transfer", (PyCFunction)(void (*)(void))splicer_py_transfer, METH_FASTCALL,
      "transfer(session, fd_in, off_in, fd_out, off_out, length, timeout_ms, nonblock)"},
     {"open_fds", (PyCFunction)(void (*)(void))splicer_py_open_fds, METH_FASTCALL,
-     "open_fds(session, fd_in, off_in, fd_out, off_out, length, nonblock)"},
+     "open_fds(session, fd_in, off_in, fd_out, off_out, length, nonblock) -> an end is O_NONBLOCK"},
     {"open_tee_fds", (PyCFunction)(void (*)(void))splicer_py_open_tee_fds, METH_FASTCALL,
      "open_tee_fds(session, fd_in, off_in, fds_out, length, nonblock)"},
     {"open_buf_obj", (PyCFunction)(void (*)(void))splicer_py_open_buf_obj, METH_FASTCALL,

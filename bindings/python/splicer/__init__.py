@@ -116,6 +116,13 @@ def _check_length(length: int | None) -> int | None:
     return n
 
 
+def _wait_for(fd_nonblock: bool, timeouts: list[int]) -> int:
+    """How long a blocking step waits: the sockets' timeout, else for ever,
+    unless an end is an O_NONBLOCK fd (0: BlockingIOError, as os.read)."""
+    t = min_timeout(timeouts)
+    return 0 if fd_nonblock and t < 0 else t
+
+
 def method_for(src: FileLike, dst: FileLike) -> str:
     """Name of the method a transfer from ``src`` to ``dst`` would try first."""
     return METHODS[_gen.method_for(src, dst)]
@@ -135,7 +142,7 @@ class Session:
     what to wait for.
     """
 
-    __slots__ = ("_h", "_nonblock", "__weakref__")
+    __slots__ = ("_h", "_nonblock", "_wait_ms", "__weakref__")
 
     def __init__(
         self,
@@ -150,6 +157,9 @@ class Session:
     ) -> None:
         self._h: Any = _gen.session_new().this
         self._nonblock = False
+        # how long a blocking step may wait, decided at open: -1 for ever,
+        # 0 when an end is O_NONBLOCK (BlockingIOError), > 0 a socket timeout
+        self._wait_ms = -1
         opts = {
             "pipe_size": pipe_size,
             "chunk": chunk,
@@ -178,12 +188,11 @@ class Session:
                     raise TypeError(f"{option} must be a bool, not {type(value).__name__}")
                 value = int(value)
             if option == "nonblock":
-                if value not in (0, 1):
-                    raise ValueError("nonblock must be a bool")
-                # blocking use drives the C session in non-blocking mode where
-                # an end may block (see _core.transfer): only turning it on
-                # matters here, every open sets it again
-                if value:
+                # the C library checks the value; blocking use then drives the
+                # C session in non-blocking mode where an end may block (see
+                # _core.transfer), and every open sets it again
+                _gen.session_set(self._h, number, value)
+                if not value:
                     _gen.session_set(self._h, number, 1)
                 self._nonblock = bool(value)
                 return
@@ -237,7 +246,7 @@ class Session:
             delivered = len(s.head)
             if length is not None:
                 length -= delivered
-        if length != 0:
+        if length != 0 or not s.head:  # a zero length still opens (fds checked)
             try:
                 delivered += _core.transfer(
                     self._h, s.fd, offset_in, d.fd, offset_out, length, timeout, self._nonblock
@@ -288,10 +297,14 @@ class Session:
             delivered = len(s.head)
             if length is not None:
                 length -= delivered
-        if length != 0:
-            _core.open_tee_fds(
-                self._h, s.fd, s.offset, [d.fd for d in ds], length, self._nonblock
-            )
+        if length != 0 or not s.head:
+            if (
+                _core.open_tee_fds(
+                    self._h, s.fd, s.offset, [d.fd for d in ds], length, self._nonblock
+                )
+                and timeout < 0
+            ):
+                timeout = 0
             try:
                 delivered += _core.drive(self._h, False, timeout)
             except BlockingIOError as e:
@@ -328,7 +341,7 @@ class Session:
         would skip those bytes."""
         s = Source(src, length, stepping=True)
         d = Destination(dst)
-        _core.open_fds(
+        fd_nonblock = _core.open_fds(
             self._h,
             s.fd,
             s.offset if offset_in is None else offset_in,
@@ -337,6 +350,7 @@ class Session:
             length,
             self._nonblock,
         )
+        self._wait_ms = _wait_for(fd_nonblock, [s.timeout_ms, d.timeout_ms])
 
     def open_tee(
         self,
@@ -348,28 +362,35 @@ class Session:
     ) -> None:
         """Begin a fan-out to every destination of ``dsts``."""
         s = Source(src, length, stepping=True)
-        fds = [Destination(d).fd for d in dsts]
-        _core.open_tee_fds(
-            self._h, s.fd, s.offset if offset_in is None else offset_in, fds, length,
-            self._nonblock,
+        ds = [Destination(d) for d in dsts]
+        fd_nonblock = _core.open_tee_fds(
+            self._h, s.fd, s.offset if offset_in is None else offset_in, [d.fd for d in ds],
+            length, self._nonblock,
         )
+        self._wait_ms = _wait_for(fd_nonblock, [s.timeout_ms, *(d.timeout_ms for d in ds)])
 
     def open_buf(self, buf: Buf, dst: FileLike, length: int | None = None) -> None:  # type: ignore[valid-type]
         """Begin a transfer of ``buf``'s first ``length`` bytes by vmsplice.
         Refused (BufferError) while a memoryview of it is alive."""
-        _core.open_buf_obj(self._h, buf, length, Destination(dst).fd, self._nonblock)
+        d = Destination(dst)
+        fd_nonblock = _core.open_buf_obj(self._h, buf, length, d.fd, self._nonblock)
+        self._wait_ms = _wait_for(fd_nonblock, [d.timeout_ms])
 
     def step(self) -> int:
         """Move bytes: pending ones first, then at most one chunk more.
         Return the bytes delivered (> 0), or 0 once the transfer is finished.
         Blocking mode waits until a step delivers; non-blocking mode raises
         ``BlockingIOError`` when nothing can move (see ``wait()``)."""
-        return _core.drive(self._h, True, 0 if self._nonblock else -1)  # type: ignore[no-any-return]
+        return _core.drive(  # type: ignore[no-any-return]
+            self._h, True, 0 if self._nonblock else self._wait_ms
+        )
 
     def run(self) -> int:
         """Step until the transfer is finished; return the bytes delivered by
         this call."""
-        return _core.drive(self._h, False, 0 if self._nonblock else -1)  # type: ignore[no-any-return]
+        return _core.drive(  # type: ignore[no-any-return]
+            self._h, False, 0 if self._nonblock else self._wait_ms
+        )
 
     def resume(self) -> int:
         """Deliver what an interrupted transfer (KeyboardInterrupt, a timeout,

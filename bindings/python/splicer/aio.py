@@ -95,7 +95,7 @@ async def copy(
         delivered = len(source.head)
         if length is not None:
             length -= delivered
-    if length != 0:
+    if length != 0 or not source.head:
         _core.open_fds(s._h, source.fd, source.offset, d.fd, None, length, True)
         delivered += await _drive(s)
     if source.after:
@@ -125,7 +125,7 @@ async def tee(
         delivered = len(source.head)
         if length is not None:
             length -= delivered
-    if length != 0:
+    if length != 0 or not source.head:
         _core.open_tee_fds(s._h, source.fd, source.offset, [d.fd for d in ds], length, True)
         delivered += await _drive(s)
     if source.after:
