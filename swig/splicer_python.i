@@ -687,6 +687,10 @@ static int64_t splicer_py_copy_file_range(int fd_in, int64_t off_in, int fd_out,
 static splicer_session *splicer_py_session(PyObject *o) {
   void *p = NULL;
   SwigPyObject *sobj;
+  if (o == Py_None) { /* what a closed idiomatic Session holds */
+    PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
+    return NULL;
+  }
   if (Py_TYPE(o) == SwigPyObject_type()) {
     sobj = (SwigPyObject *)o;
     if (sobj->ty == SWIGTYPE_p_splicer_session) {

@@ -3870,6 +3870,10 @@ SWIG_FromCharPtr(const char *cptr)
 static splicer_session *splicer_py_session(PyObject *o) {
   void *p = NULL;
   SwigPyObject *sobj;
+  if (o == Py_None) { /* what a closed idiomatic Session holds */
+    PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
+    return NULL;
+  }
   if (Py_TYPE(o) == SwigPyObject_type()) {
     sobj = (SwigPyObject *)o;
     if (sobj->ty == SWIGTYPE_p_splicer_session) {

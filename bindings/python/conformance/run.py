@@ -13,7 +13,6 @@ ints, as a Python program holds them.
 from __future__ import annotations
 
 import ctypes
-import errno
 import gc
 import json
 import os
@@ -211,7 +210,7 @@ class Fixture:
 
 def mount_tmpfs(path: str, size: int) -> bool:
     opts = f"size={size},mode=0700".encode()
-    return (
+    return bool(
         libc.mount(b"tmpfs", path.encode(), b"tmpfs", ctypes.c_ulong(2 | 4), opts) == 0
     )  # MS_NOSUID | MS_NODEV
 
@@ -457,9 +456,10 @@ class Case:
                     raise Fail(f"fixture {f.name}: reader: {f.reader.err}")
         if check_arrived:
             for a in self.case.get("arrived", []):
-                f = self.by_name.get(a["fixture"])
-                if f is None:
+                found = self.by_name.get(a["fixture"])
+                if found is None:
                     raise Fail("arrived: unknown fixture")
+                f = found
                 if not f.is_file and f.reader is None and not f.peer_closed_by_case:
                     if f.peer is None or not f.peer_reads:
                         raise Fail(f"arrived: fixture {f.name} cannot receive bytes")
@@ -621,7 +621,9 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
     elif op == "run":
         check(x, *outcome(s.run))
     elif op == "copy":
-        check(x, *outcome(s.copy, c.obj(st.get("src")), c.obj(st.get("dst")), length(st.get("len"))))
+        check(
+            x, *outcome(s.copy, c.obj(st.get("src")), c.obj(st.get("dst")), length(st.get("len")))
+        )
     elif op == "abort":
         check(x, *outcome(s.abort))
     elif op == "wait":
@@ -635,7 +637,10 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
             raise Fail(f"expected an fd to wait on, got {v}")
         fd, ev = v
         f = next((f for f in c.fixtures if f.fd == fd and fd >= 0), None)
-        got = (f.name if f else "(unknown fd)", "POLLIN" if ev == selectors.EVENT_READ else "POLLOUT")
+        got = (
+            f.name if f else "(unknown fd)",
+            "POLLIN" if ev == selectors.EVENT_READ else "POLLOUT",
+        )
         if got != (x.get("fd"), x.get("events")):
             raise Fail(f"expected {x.get('fd')} {x.get('events')}, got {got[0]} {got[1]}")
     elif op == "progress":
@@ -658,11 +663,14 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
         for key in ("bytes", "syscalls", "fallbacks", "eagain", "pool_misses"):
             if key in x and not number_ok(x[key], getattr(t, key)):
                 raise Fail(f"{key}: expected {show(x[key])}, got {getattr(t, key)}")
-        for m, want in x.get("by_method", {}).items():
-            if m not in t.bytes_by_method:
-                raise Fail(f"by_method: unknown method {m}")
-            if not number_ok(want, t.bytes_by_method[m]):
-                raise Fail(f"by_method.{m}: expected {show(want)}, got {t.bytes_by_method[m]}")
+        for method, want in x.get("by_method", {}).items():
+            if method not in t.bytes_by_method:
+                raise Fail(f"by_method: unknown method {method}")
+            if not number_ok(want, t.bytes_by_method[method]):
+                raise Fail(
+                    f"by_method.{method}: expected {show(want)}, "
+                    f"got {t.bytes_by_method[method]}"
+                )
     elif op == "method_for":
         ok, v = outcome(splicer.method_for, c.obj(st.get("src")), c.obj(st.get("dst")))
         if x is not None and v != x:
@@ -734,7 +742,9 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
             pieces.append(data[pos : pos + n])
             pos += n
         c.keep.append(pieces)  # the pipe refers to them until the case ends
-        check(x, *outcome(splicer.raw.vmsplice, c.obj(st.get("dst")), pieces, flags(st.get("flags"))))
+        check(
+            x, *outcome(splicer.raw.vmsplice, c.obj(st.get("dst")), pieces, flags(st.get("flags")))
+        )
     elif op == "raw_sendfile":
         check(
             x,
@@ -763,12 +773,12 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
     elif op == "set_pipe_size":
         check(x, *outcome(splicer.raw.set_pipe_size, c.obj(st.get("fixture")), st.get("size", 0)))
     elif op == "use_session":
-        name = st.get("name")
-        if not isinstance(name, str):
+        sname = st.get("name")
+        if not isinstance(sname, str):
             raise Fail("name is required")
-        if name not in c.sessions:
-            c.sessions[name] = splicer.Session()
-        c.s = c.sessions[name]
+        if sname not in c.sessions:
+            c.sessions[sname] = splicer.Session()
+        c.s = c.sessions[sname]
         check(x, True, 0)
     elif op == "pool_set":
         if "value" not in st:
@@ -845,7 +855,7 @@ def run_case(case: dict[str, Any], rundir: str, case_no: int, pool_defaults: lis
     if any("tmpfs" in f for f in case.get("fixtures", [])) and libc.unshare(0x00020000) == 0:
         libc.mount(b"none", b"/", None, ctypes.c_ulong(16384 | 262144), None)  # MS_REC|MS_PRIVATE
     fds_before = count_fds()
-    for name, value in zip(POOL_OPTIONS, pool_defaults):
+    for name, value in zip(POOL_OPTIONS, pool_defaults, strict=False):
         splicer.pool.set(name, value)
     splicer.pool.trim()
     c = Case(case, rundir, case_no)
@@ -969,7 +979,9 @@ def main(argv: list[str]) -> int:
             return 2
         docs.append(doc)
     pool_defaults = [splicer.pool.get(name) for name in POOL_OPTIONS]
-    rundir = tempfile.mkdtemp(prefix="splicer-python-conformance-", dir=os.environ.get("TMPDIR") or "/tmp")
+    rundir = tempfile.mkdtemp(
+        prefix="splicer-python-conformance-", dir=os.environ.get("TMPDIR") or "/tmp"
+    )
     passed = failed = skipped = 0
     case_no = 0
     try:
@@ -995,5 +1007,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    errno.errorcode  # the errno module is loaded before any fork
     sys.exit(main(sys.argv[1:]))

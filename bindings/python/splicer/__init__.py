@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Final
 
-from . import _core
+from . import _core as _core
 from . import core as _gen  # registers the handle classes (their destructors)
 from ._ends import Destination, FileLike, HasFileno, Source, min_timeout, write_all
 
@@ -63,9 +63,7 @@ version_number: Final[int] = _gen.version_number()
 TEE_MAX: Final[int] = _gen.TEE_MAX
 
 #: Method names, by their number in the C API (0 is "none").
-METHODS: Final[tuple[str, ...]] = tuple(
-    _gen.method_name(m) for m in range(_gen.METHOD_COUNT)
-)
+METHODS: Final[tuple[str, ...]] = tuple(_gen.method_name(m) for m in range(_gen.METHOD_COUNT))
 _METHOD_NUMBER: Final[dict[str, int]] = {name: m for m, name in enumerate(METHODS)}
 
 _OPTIONS: Final[dict[str, int]] = {
@@ -82,12 +80,13 @@ _BOOLEAN_OPTIONS: Final = frozenset({"nonblock", "fallback", "sigpipe", "pool"})
 
 
 def _method_mask(methods: Iterable[str] | int) -> int:
-    if isinstance(methods, int) and not isinstance(methods, bool):
+    if isinstance(methods, int):
+        if isinstance(methods, bool):
+            raise TypeError("methods must be method names or a bitmask, not bool")
         return methods
-    if isinstance(methods, str):
-        methods = [methods]
+    names = [methods] if isinstance(methods, str) else list(methods)
     mask = 0
-    for name in methods:
+    for name in names:
         m = _METHOD_NUMBER.get(name) if isinstance(name, str) else None
         if m is None:
             raise ValueError(f"unknown method {name!r} (one of {', '.join(METHODS[1:])})")
@@ -106,9 +105,7 @@ def _check_length(length: int | None) -> int | None:
     try:
         n = operator.index(length)
     except TypeError:
-        raise TypeError(
-            f"length must be an integer or None, not {type(length).__name__}"
-        ) from None
+        raise TypeError(f"length must be an integer or None, not {type(length).__name__}") from None
     if n < 0:
         raise ValueError("length must be >= 0 (None: until end of file)")
     if n > _TO_EOF:
@@ -125,7 +122,8 @@ def _wait_for(fd_nonblock: bool, timeouts: list[int]) -> int:
 
 def method_for(src: FileLike, dst: FileLike) -> str:
     """Name of the method a transfer from ``src`` to ``dst`` would try first."""
-    return METHODS[_gen.method_for(src, dst)]
+    m: int = _gen.method_for(src, dst)
+    return METHODS[m]
 
 
 class Session:
@@ -231,7 +229,7 @@ class Session:
     ) -> int:
         if type(src) is int and type(dst) is int:
             timeout = 0 if self._nonblock else -1
-            return _core.transfer(  # type: ignore[no-any-return]
+            return _core.transfer(
                 self._h, src, offset_in, dst, offset_out, length, timeout, self._nonblock
             )
         length = _check_length(length)
@@ -240,6 +238,10 @@ class Session:
         timeout = 0 if self._nonblock else min_timeout([s.timeout_ms, d.timeout_ms])
         if offset_in is None:
             offset_in = s.offset
+        else:
+            s.after = None  # a given offset leaves the object's position alone
+        if offset_out is not None:
+            d.after = None
         delivered = 0
         if s.head:
             write_all(d.fd, s.head, timeout)
@@ -317,7 +319,7 @@ class Session:
                 d.after(delivered)
         return delivered
 
-    def write_buf(self, dst: FileLike, buf: Buf, length: int | None = None) -> int:  # type: ignore[valid-type]
+    def write_buf(self, dst: FileLike, buf: Buf, length: int | None = None) -> int:
         """Hand ``buf`` over (it is sealed read-only and belongs to the session
         from now on) and deliver its first ``length`` bytes (None: all)."""
         self.open_buf(buf, dst, length)
@@ -364,12 +366,16 @@ class Session:
         s = Source(src, length, stepping=True)
         ds = [Destination(d) for d in dsts]
         fd_nonblock = _core.open_tee_fds(
-            self._h, s.fd, s.offset if offset_in is None else offset_in, [d.fd for d in ds],
-            length, self._nonblock,
+            self._h,
+            s.fd,
+            s.offset if offset_in is None else offset_in,
+            [d.fd for d in ds],
+            length,
+            self._nonblock,
         )
         self._wait_ms = _wait_for(fd_nonblock, [s.timeout_ms, *(d.timeout_ms for d in ds)])
 
-    def open_buf(self, buf: Buf, dst: FileLike, length: int | None = None) -> None:  # type: ignore[valid-type]
+    def open_buf(self, buf: Buf, dst: FileLike, length: int | None = None) -> None:
         """Begin a transfer of ``buf``'s first ``length`` bytes by vmsplice.
         Refused (BufferError) while a memoryview of it is alive."""
         d = Destination(dst)
@@ -381,16 +387,12 @@ class Session:
         Return the bytes delivered (> 0), or 0 once the transfer is finished.
         Blocking mode waits until a step delivers; non-blocking mode raises
         ``BlockingIOError`` when nothing can move (see ``wait()``)."""
-        return _core.drive(  # type: ignore[no-any-return]
-            self._h, True, 0 if self._nonblock else self._wait_ms
-        )
+        return _core.drive(self._h, True, 0 if self._nonblock else self._wait_ms)
 
     def run(self) -> int:
         """Step until the transfer is finished; return the bytes delivered by
         this call."""
-        return _core.drive(  # type: ignore[no-any-return]
-            self._h, False, 0 if self._nonblock else self._wait_ms
-        )
+        return _core.drive(self._h, False, 0 if self._nonblock else self._wait_ms)
 
     def resume(self) -> int:
         """Deliver what an interrupted transfer (KeyboardInterrupt, a timeout,
@@ -411,16 +413,18 @@ class Session:
     # -- reporting -----------------------------------------------------------
 
     @property
-    def progress(self) -> Progress:  # type: ignore[valid-type]
+    def progress(self) -> Progress:
         """consumed, delivered, pending, method, finished of the open or last
         transfer (consumed == delivered + pending)."""
-        return _gen.progress_get(self._h)
+        p: Progress = _gen.progress_get(self._h)
+        return p
 
     @property
-    def stats(self) -> Stats:  # type: ignore[valid-type]
+    def stats(self) -> Stats:
         """bytes, syscalls, fallbacks, eagain, pool_misses, bytes_by_method,
         summed over every transfer of the session."""
-        return _gen.stats_get(self._h)
+        st: Stats = _gen.stats_get(self._h)
+        return st
 
     # -- lifetime ------------------------------------------------------------
 

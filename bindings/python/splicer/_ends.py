@@ -16,14 +16,14 @@ import os
 import select
 import socket
 from collections.abc import Callable
-from typing import Protocol, Union
+from typing import Protocol
 
 
 class HasFileno(Protocol):
     def fileno(self) -> int: ...
 
 
-FileLike = Union[int, HasFileno]
+FileLike = int | HasFileno
 
 _BUFFERED = (io.BufferedReader, io.BufferedRandom, io.BufferedWriter, io.TextIOWrapper)
 

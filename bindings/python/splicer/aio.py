@@ -22,7 +22,8 @@ import asyncio
 import os
 import socket
 
-from . import Session, _core
+from . import Session
+from . import _core as _core
 from . import core as _gen
 from ._ends import Destination, FileLike, Source
 

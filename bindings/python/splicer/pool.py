@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import _core
+from . import _core as _core
 from . import core as _gen
 
 __all__ = ["OPTIONS", "PoolStats", "configure", "get", "set", "stats", "trim"]
@@ -57,10 +57,11 @@ def configure(
             set(name, value)
 
 
-def stats() -> PoolStats:  # type: ignore[valid-type]
+def stats() -> PoolStats:
     """borrowed, returned, created, closed, misses, in_use, idle, peak_in_use,
     discarded, undersized (gauges: in_use, idle, peak_in_use)."""
-    return _gen.pool_stats_get()
+    st: PoolStats = _gen.pool_stats_get()
+    return st
 
 
 def trim() -> int:
