@@ -3020,6 +3020,7 @@ static swig_module_info swig_module = {swig_types, 13, 0, 0, 0, 0};
 
 
 #define PY_SSIZE_T_CLEAN
+#include <structmember.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -3252,6 +3253,19 @@ static int splicer_py_may_block(int fd) {
  * I/O on a closed file is. */
 static splicer_session *splicer_py_session(PyObject *o);
 
+/* splicer._core.SessionBase, the idiomatic Session's base: it owns the C
+ * session, and its step() and run() are C methods, so that a step costs a
+ * Python call of a C function and no Python frame. */
+typedef struct {
+  PyObject_HEAD
+  splicer_session *s;
+  int nonblock; /* the user's mode: BlockingIOError instead of waiting */
+  int wait_ms;  /* how long a blocking step waits, decided at open */
+  PyObject *weakrefs;
+} splicer_py_session_obj;
+
+static PyTypeObject splicer_py_session_type;
+
 
 static PyObject *splicer_py_progress_obj(const splicer_progress *p) {
   PyObject *t = PyStructSequence_New(splicer_py_progress_type);
@@ -3316,7 +3330,12 @@ static PyObject *splicer_py_pool_stats_obj(const splicer_pool_stats *st) {
 
 
 static void splicer_py_release(PyObject *o) {
-  SwigPyObject *sobj = SWIG_Python_GetSwigThis(o);
+  SwigPyObject *sobj;
+  if (PyObject_TypeCheck(o, &splicer_py_session_type)) {
+    ((splicer_py_session_obj *)o)->s = NULL;
+    return;
+  }
+  sobj = SWIG_Python_GetSwigThis(o);
   if (sobj) {
     sobj->own = 0;
     sobj->ptr = NULL;
@@ -3870,9 +3889,11 @@ SWIG_FromCharPtr(const char *cptr)
 static splicer_session *splicer_py_session(PyObject *o) {
   void *p = NULL;
   SwigPyObject *sobj;
-  if (o == Py_None) { /* what a closed idiomatic Session holds */
-    PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
-    return NULL;
+  if (PyObject_TypeCheck(o, &splicer_py_session_type)) {
+    splicer_session *s = ((splicer_py_session_obj *)o)->s;
+    if (!s)
+      PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
+    return s;
   }
   if (Py_TYPE(o) == SwigPyObject_type()) {
     sobj = (SwigPyObject *)o;
@@ -3915,27 +3936,31 @@ static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, 
   long long total = 0, last_check = 0;
   int64_t r = 0;
   int err = 0, interrupted = 0, timed_out = 0;
-  int check = PyThread_get_thread_ident() == splicer_py_main_thread;
-  PyThreadState *ts;
-  if (check)
-    last_check = splicer_py_now_ns();
-  ts = PyEval_SaveThread();
+  /* signal handlers run in the main thread only: elsewhere there is
+   * nothing to check between steps (and a single step needs no check) */
+  int check = !once && PyThread_get_thread_ident() == splicer_py_main_thread;
+  PyThreadState *ts = PyEval_SaveThread();
   for (;;) {
     r = splicer_step(s);
     if (r > 0) {
       total += r;
       if (once)
         break;
-      if (check && splicer_py_now_ns() - last_check > SPLICER_PY_CHECK_NS) {
-        int bad;
-        PyEval_RestoreThread(ts);
-        bad = PyErr_CheckSignals() < 0;
-        ts = PyEval_SaveThread();
-        if (bad) {
-          interrupted = 1;
-          break;
+      if (check) {
+        long long now = splicer_py_now_ns();
+        if (!last_check) {
+          last_check = now;
+        } else if (now - last_check > SPLICER_PY_CHECK_NS) {
+          int bad;
+          PyEval_RestoreThread(ts);
+          bad = PyErr_CheckSignals() < 0;
+          ts = PyEval_SaveThread();
+          if (bad) {
+            interrupted = 1;
+            break;
+          }
+          last_check = splicer_py_now_ns();
         }
-        last_check = splicer_py_now_ns();
       }
       continue;
     }
@@ -3967,8 +3992,7 @@ static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, 
           interrupted = 1;
           break;
         }
-        if (check)
-          last_check = splicer_py_now_ns();
+        last_check = 0;
       }
       /* POLLERR/POLLHUP: the next step reports what the peer did */
     }
@@ -4349,6 +4373,96 @@ static PyStructSequence_Desc splicer_py_pool_stats_desc = {
     "splicer.PoolStats", "Statistics of the process-wide pipe pool.",
     splicer_py_pool_stats_fields, 10};
 
+static PyObject *splicer_py_sb_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+  splicer_py_session_obj *self;
+  int r;
+  (void)args;
+  (void)kwds;
+  self = (splicer_py_session_obj *)type->tp_alloc(type, 0);
+  if (!self)
+    return NULL;
+  self->wait_ms = -1;
+  r = splicer_session_new(&self->s);
+  if (r < 0) {
+    Py_DECREF(self);
+    splicer_py_raise(r, "session_new", NULL, -1);
+    return NULL;
+  }
+  return (PyObject *)self;
+}
+
+static void splicer_py_sb_dealloc(splicer_py_session_obj *self) {
+  if (self->weakrefs)
+    PyObject_ClearWeakRefs((PyObject *)self);
+  splicer_session_free(self->s); /* the collector frees an unclosed session */
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *splicer_py_sb_step(splicer_py_session_obj *self, PyObject *unused) {
+  long long n;
+  (void)unused;
+  if (!self->s) {
+    PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
+    return NULL;
+  }
+  n = splicer_py_drive(self->s, 1, self->nonblock ? 0 : self->wait_ms, "step");
+  return n < 0 ? NULL : PyLong_FromLongLong(n);
+}
+
+static PyObject *splicer_py_sb_run(splicer_py_session_obj *self, PyObject *unused) {
+  long long n;
+  (void)unused;
+  if (!self->s) {
+    PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
+    return NULL;
+  }
+  n = splicer_py_drive(self->s, 0, self->nonblock ? 0 : self->wait_ms, "run");
+  return n < 0 ? NULL : PyLong_FromLongLong(n);
+}
+
+static PyObject *splicer_py_sb_close(splicer_py_session_obj *self, PyObject *unused) {
+  splicer_session *s = self->s;
+  (void)unused;
+  self->s = NULL;
+  if (s) {
+    Py_BEGIN_ALLOW_THREADS /* the pool's lock may be contended */
+    splicer_session_free(s);
+    Py_END_ALLOW_THREADS
+  }
+  Py_RETURN_NONE;
+}
+
+static PyObject *splicer_py_sb_closed(splicer_py_session_obj *self, void *closure) {
+  (void)closure;
+  return PyBool_FromLong(self->s == NULL);
+}
+
+static PyMethodDef splicer_py_sb_methods[] = {
+    {"step", (PyCFunction)splicer_py_sb_step, METH_NOARGS,
+     "Move bytes: pending ones first, then at most one chunk more.  Return the bytes\n"
+     "delivered (> 0), or 0 once the transfer is finished.  Blocking mode waits until a\n"
+     "step delivers; non-blocking mode raises BlockingIOError when nothing can move."},
+    {"run", (PyCFunction)splicer_py_sb_run, METH_NOARGS,
+     "Step until the transfer is finished; return the bytes delivered by this call."},
+    {"close", (PyCFunction)splicer_py_sb_close, METH_NOARGS,
+     "Free the session and its pipes (pending bytes are dropped); the caller's fds\n"
+     "stay open.  Closing twice is fine."},
+    {NULL, NULL, 0, NULL}};
+
+static PyMemberDef splicer_py_sb_members[] = {
+    {"_nonblock", T_INT, offsetof(splicer_py_session_obj, nonblock), 0, NULL},
+    {"_wait_ms", T_INT, offsetof(splicer_py_session_obj, wait_ms), 0, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyGetSetDef splicer_py_sb_getset[] = {
+    {"closed", (getter)splicer_py_sb_closed, NULL, "True once close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject splicer_py_session_type = {
+    PyVarObject_HEAD_INIT(NULL, 0) "splicer._core.SessionBase", /* tp_name */
+    sizeof(splicer_py_session_obj),                             /* tp_basicsize */
+};
+
 static PyMethodDef splicer_py_drivers[] = {
     {"transfer", (PyCFunction)(void (*)(void))splicer_py_transfer, METH_FASTCALL,
      "transfer(session, fd_in, off_in, fd_out, off_out, length, timeout_ms, nonblock)"},
@@ -4381,6 +4495,19 @@ static int splicer_py_init(PyObject *m) {
     return -1;
   Py_INCREF(&splicer_py_buf_type);
   if (PyModule_AddObject(m, "Buf", (PyObject *)&splicer_py_buf_type) < 0)
+    return -1;
+  splicer_py_session_type.tp_dealloc = (destructor)splicer_py_sb_dealloc;
+  splicer_py_session_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE;
+  splicer_py_session_type.tp_doc = "The C session under splicer.Session.";
+  splicer_py_session_type.tp_weaklistoffset = offsetof(splicer_py_session_obj, weakrefs);
+  splicer_py_session_type.tp_methods = splicer_py_sb_methods;
+  splicer_py_session_type.tp_members = splicer_py_sb_members;
+  splicer_py_session_type.tp_getset = splicer_py_sb_getset;
+  splicer_py_session_type.tp_new = splicer_py_sb_new;
+  if (PyType_Ready(&splicer_py_session_type) < 0)
+    return -1;
+  Py_INCREF(&splicer_py_session_type);
+  if (PyModule_AddObject(m, "SessionBase", (PyObject *)&splicer_py_session_type) < 0)
     return -1;
   splicer_py_progress_type = PyStructSequence_NewType(&splicer_py_progress_desc);
   splicer_py_stats_type = PyStructSequence_NewType(&splicer_py_stats_desc);

@@ -43,9 +43,9 @@ pytest_on() {
   local line p f s
   line=$(grep -E '^=*.*[0-9]+ (passed|failed)' "$log" | tail -n 1)
   p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
-  f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | grep -oE '[0-9]+' | paste -sd+ | bc 2>/dev/null || echo 0)
+  f=0
+  for n in $(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | grep -oE '[0-9]+'); do f=$((f + n)); done
   s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
-  [ -z "$f" ] && f=0
   if [ -z "$line" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then f=$((f + 1)); fi
   echo "pytest on $label: $p passed, $f failed, $s skipped"
   P=$((P + p)) F=$((F + f)) S=$((S + s))

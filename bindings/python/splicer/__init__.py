@@ -126,7 +126,7 @@ def method_for(src: FileLike, dst: FileLike) -> str:
     return METHODS[m]
 
 
-class Session:
+class Session(_core.SessionBase):
     """A transfer session: options, one open transfer at a time, statistics.
 
     ``Session(pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=,
@@ -140,7 +140,7 @@ class Session:
     what to wait for.
     """
 
-    __slots__ = ("_h", "_nonblock", "_wait_ms", "__weakref__")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -153,10 +153,11 @@ class Session:
         sigpipe: bool | None = None,
         pool: bool | None = None,
     ) -> None:
-        self._h: Any = _gen.session_new().this
-        self._nonblock = False
-        # how long a blocking step may wait, decided at open: -1 for ever,
-        # 0 when an end is O_NONBLOCK (BlockingIOError), > 0 a socket timeout
+        # the C session is made by SessionBase; _nonblock is the user's mode,
+        # _wait_ms how long a blocking step may wait, decided at open: -1 for
+        # ever, 0 when an end is O_NONBLOCK (BlockingIOError), > 0 a socket's
+        # timeout
+        self._nonblock = 0
         self._wait_ms = -1
         opts = {
             "pipe_size": pipe_size,
@@ -189,14 +190,14 @@ class Session:
                 # the C library checks the value; blocking use then drives the
                 # C session in non-blocking mode where an end may block (see
                 # _core.transfer), and every open sets it again
-                _gen.session_set(self._h, number, value)
+                _gen.session_set(self, number, value)
                 if not value:
-                    _gen.session_set(self._h, number, 1)
-                self._nonblock = bool(value)
+                    _gen.session_set(self, number, 1)
+                self._nonblock = int(bool(value))
                 return
         else:
             number = option
-        _gen.session_set(self._h, number, value)
+        _gen.session_set(self, number, value)
 
     def get(self, option: str | int) -> Any:
         """An option's value: booleans as bool, ``methods`` as a frozenset."""
@@ -204,18 +205,18 @@ class Session:
             if option not in _OPTIONS:
                 raise ValueError(f"unknown option {option!r} (one of {', '.join(_OPTIONS)})")
             if option == "nonblock":
-                return self._nonblock
-            value = _gen.session_get(self._h, _OPTIONS[option])
+                return bool(self._nonblock)
+            value = _gen.session_get(self, _OPTIONS[option])
             if option in _BOOLEAN_OPTIONS:
                 return bool(value)
             if option == "methods":
                 return _method_names(value)
             return value
-        return _gen.session_get(self._h, option)
+        return _gen.session_get(self, option)
 
     @property
     def nonblock(self) -> bool:
-        return self._nonblock
+        return bool(self._nonblock)
 
     # -- whole transfers -----------------------------------------------------
 
@@ -230,7 +231,7 @@ class Session:
         if type(src) is int and type(dst) is int:
             timeout = 0 if self._nonblock else -1
             return _core.transfer(
-                self._h, src, offset_in, dst, offset_out, length, timeout, self._nonblock
+                self, src, offset_in, dst, offset_out, length, timeout, self._nonblock
             )
         length = _check_length(length)
         s = Source(src, length)
@@ -251,7 +252,7 @@ class Session:
         if length != 0 or not s.head:  # a zero length still opens (fds checked)
             try:
                 delivered += _core.transfer(
-                    self._h, s.fd, offset_in, d.fd, offset_out, length, timeout, self._nonblock
+                    self, s.fd, offset_in, d.fd, offset_out, length, timeout, self._nonblock
                 )
             except BlockingIOError as e:
                 e.characters_written += delivered
@@ -301,14 +302,12 @@ class Session:
                 length -= delivered
         if length != 0 or not s.head:
             if (
-                _core.open_tee_fds(
-                    self._h, s.fd, s.offset, [d.fd for d in ds], length, self._nonblock
-                )
+                _core.open_tee_fds(self, s.fd, s.offset, [d.fd for d in ds], length, self._nonblock)
                 and timeout < 0
             ):
                 timeout = 0
             try:
-                delivered += _core.drive(self._h, False, timeout)
+                delivered += _core.drive(self, False, timeout)
             except BlockingIOError as e:
                 e.characters_written += delivered
                 raise
@@ -344,7 +343,7 @@ class Session:
         s = Source(src, length, stepping=True)
         d = Destination(dst)
         fd_nonblock = _core.open_fds(
-            self._h,
+            self,
             s.fd,
             s.offset if offset_in is None else offset_in,
             d.fd,
@@ -366,7 +365,7 @@ class Session:
         s = Source(src, length, stepping=True)
         ds = [Destination(d) for d in dsts]
         fd_nonblock = _core.open_tee_fds(
-            self._h,
+            self,
             s.fd,
             s.offset if offset_in is None else offset_in,
             [d.fd for d in ds],
@@ -379,20 +378,8 @@ class Session:
         """Begin a transfer of ``buf``'s first ``length`` bytes by vmsplice.
         Refused (BufferError) while a memoryview of it is alive."""
         d = Destination(dst)
-        fd_nonblock = _core.open_buf_obj(self._h, buf, length, d.fd, self._nonblock)
+        fd_nonblock = _core.open_buf_obj(self, buf, length, d.fd, self._nonblock)
         self._wait_ms = _wait_for(fd_nonblock, [d.timeout_ms])
-
-    def step(self) -> int:
-        """Move bytes: pending ones first, then at most one chunk more.
-        Return the bytes delivered (> 0), or 0 once the transfer is finished.
-        Blocking mode waits until a step delivers; non-blocking mode raises
-        ``BlockingIOError`` when nothing can move (see ``wait()``)."""
-        return _core.drive(self._h, True, 0 if self._nonblock else self._wait_ms)
-
-    def run(self) -> int:
-        """Step until the transfer is finished; return the bytes delivered by
-        this call."""
-        return _core.drive(self._h, False, 0 if self._nonblock else self._wait_ms)
 
     def resume(self) -> int:
         """Deliver what an interrupted transfer (KeyboardInterrupt, a timeout,
@@ -403,12 +390,12 @@ class Session:
     def wait(self) -> tuple[int, int]:
         """After ``BlockingIOError``: ``(fd, events)`` to wait for, events being
         ``selectors.EVENT_READ`` or ``selectors.EVENT_WRITE``."""
-        fd, events = _gen.wait(self._h)
+        fd, events = _gen.wait(self)
         return fd, selectors.EVENT_READ if events == _gen.POLLIN else selectors.EVENT_WRITE
 
     def abort(self) -> int:
         """End the open transfer, dropping its pending bytes; return how many."""
-        return _gen.abort(self._h)  # type: ignore[no-any-return]
+        return _gen.abort(self)  # type: ignore[no-any-return]
 
     # -- reporting -----------------------------------------------------------
 
@@ -416,29 +403,17 @@ class Session:
     def progress(self) -> Progress:
         """consumed, delivered, pending, method, finished of the open or last
         transfer (consumed == delivered + pending)."""
-        p: Progress = _gen.progress_get(self._h)
+        p: Progress = _gen.progress_get(self)
         return p
 
     @property
     def stats(self) -> Stats:
         """bytes, syscalls, fallbacks, eagain, pool_misses, bytes_by_method,
         summed over every transfer of the session."""
-        st: Stats = _gen.stats_get(self._h)
+        st: Stats = _gen.stats_get(self)
         return st
 
     # -- lifetime ------------------------------------------------------------
-
-    def close(self) -> None:
-        """Free the session and its pipes (pending bytes are dropped); the
-        caller's fds stay open.  Closing twice is fine."""
-        h = self._h
-        if h is not None:
-            self._h = None
-            _gen.session_free(h)
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
 
     def __enter__(self) -> Session:
         return self
@@ -452,7 +427,7 @@ class Session:
         self.close()
 
     def __repr__(self) -> str:
-        if self._h is None:
+        if self.closed:
             return "<splicer.Session closed>"
         p = self.progress
         state = "idle" if p.method == "none" else "finished" if p.finished else "open"

@@ -31,6 +31,15 @@ class PoolStats(NamedTuple):
     discarded: int
     undersized: int
 
+class SessionBase:
+    _nonblock: int
+    _wait_ms: int
+    def step(self) -> int: ...
+    def run(self) -> int: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+
 @final
 class Buf:
     def __init__(self, size: int) -> None: ...
@@ -47,7 +56,7 @@ def transfer(
     off_out: int | None,
     length: int | None,
     timeout_ms: int,
-    nonblock: bool,
+    nonblock: int,
     /,
 ) -> int: ...
 def open_fds(
@@ -57,7 +66,7 @@ def open_fds(
     fd_out: Any,
     off_out: int | None,
     length: int | None,
-    nonblock: bool,
+    nonblock: int,
     /,
 ) -> bool: ...
 def open_tee_fds(
@@ -66,11 +75,11 @@ def open_tee_fds(
     off_in: int | None,
     fds_out: Sequence[Any],
     length: int | None,
-    nonblock: bool,
+    nonblock: int,
     /,
 ) -> bool: ...
 def open_buf_obj(
-    session: Any, buf: Buf, length: int | None, fd_out: Any, nonblock: bool, /
+    session: Any, buf: Buf, length: int | None, fd_out: Any, nonblock: int, /
 ) -> bool: ...
-def drive(session: Any, once: bool, timeout_ms: int, /) -> int: ...
+def drive(session: Any, once: int, timeout_ms: int, /) -> int: ...
 def drive_async(session: Any, /) -> tuple[int, int, int]: ...

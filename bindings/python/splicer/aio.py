@@ -53,12 +53,9 @@ async def _wait(fd: int, events: int) -> None:
 
 
 async def _drive(session: Session) -> int:
-    h = session._h
-    if h is None:
-        raise ValueError("splicer: the session is closed")
     total = 0
     while True:
-        n, fd, events = _core.drive_async(h)
+        n, fd, events = _core.drive_async(session)
         total += n
         if fd < 0:
             return total
@@ -97,7 +94,7 @@ async def copy(
         if length is not None:
             length -= delivered
     if length != 0 or not source.head:
-        _core.open_fds(s._h, source.fd, source.offset, d.fd, None, length, True)
+        _core.open_fds(s, source.fd, source.offset, d.fd, None, length, True)
         delivered += await _drive(s)
     if source.after:
         source.after(delivered)
@@ -127,7 +124,7 @@ async def tee(
         if length is not None:
             length -= delivered
     if length != 0 or not source.head:
-        _core.open_tee_fds(s._h, source.fd, source.offset, [d.fd for d in ds], length, True)
+        _core.open_tee_fds(s, source.fd, source.offset, [d.fd for d in ds], length, True)
         delivered += await _drive(s)
     if source.after:
         source.after(delivered)
@@ -140,9 +137,7 @@ async def tee(
 async def resume(session: Session) -> int:
     """Go on with ``session``'s open transfer (after a cancellation): its
     pending bytes first, then to its end; return the bytes delivered."""
-    if session._h is None:
-        raise ValueError("splicer: the session is closed")
-    _gen.session_set(session._h, _gen.OPT_NONBLOCK, 1)
+    _gen.session_set(session, _gen.OPT_NONBLOCK, 1)
     return await _drive(session)
 
 

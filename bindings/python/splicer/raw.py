@@ -16,8 +16,9 @@ read the bytes can change what it reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from . import _core as _core
 from . import core as _gen
 from ._ends import FileLike
 
@@ -42,47 +43,45 @@ F_GIFT: Final[int] = _gen.F_GIFT
 
 Buffer = bytes | bytearray | memoryview
 
+if TYPE_CHECKING:
 
-def splice(
-    fd_in: FileLike,
-    off_in: int | None,
-    fd_out: FileLike,
-    off_out: int | None,
-    length: int,
-    flags: int = 0,
-) -> int:
-    """splice(2): move up to ``length`` bytes between a pipe and another fd."""
-    return _gen.splice(fd_in, off_in, fd_out, off_out, length, flags)  # type: ignore[no-any-return]
+    def splice(
+        fd_in: FileLike,
+        off_in: int | None,
+        fd_out: FileLike,
+        off_out: int | None,
+        length: int,
+        flags: int = 0,
+    ) -> int:
+        """splice(2): move up to ``length`` bytes between a pipe and another fd."""
 
+    def tee(fd_in: FileLike, fd_out: FileLike, length: int, flags: int = 0) -> int:
+        """tee(2): duplicate up to ``length`` bytes of one pipe into another."""
 
-def tee(fd_in: FileLike, fd_out: FileLike, length: int, flags: int = 0) -> int:
-    """tee(2): duplicate up to ``length`` bytes of one pipe into another."""
-    return _gen.tee(fd_in, fd_out, length, flags)  # type: ignore[no-any-return]
+    def vmsplice(pipe: FileLike, buffers: Buffer | Sequence[Buffer], flags: int = 0) -> int:
+        """vmsplice(2): map the buffers into a pipe's write end (a read end is
+        EBADF).  See the module's caveat."""
 
+    def sendfile(fd_out: FileLike, fd_in: FileLike, off_in: int | None, length: int) -> int:
+        """sendfile(2): up to ``length`` bytes of ``fd_in`` to ``fd_out``."""
 
-def vmsplice(pipe: FileLike, buffers: Buffer | Sequence[Buffer], flags: int = 0) -> int:
-    """vmsplice(2): map the buffers into a pipe's write end (a read end is
-    EBADF).  See the module's caveat."""
-    return _gen.vmsplice(pipe, buffers, flags)  # type: ignore[no-any-return]
+    def copy_file_range(
+        fd_in: FileLike, off_in: int | None, fd_out: FileLike, off_out: int | None, length: int
+    ) -> int:
+        """copy_file_range(2) between regular files."""
 
+    def pipe_size(pipe: FileLike) -> int:
+        """F_GETPIPE_SZ: the pipe's capacity in bytes."""
 
-def sendfile(fd_out: FileLike, fd_in: FileLike, off_in: int | None, length: int) -> int:
-    """sendfile(2): up to ``length`` bytes of ``fd_in`` to ``fd_out``."""
-    return _gen.sendfile(fd_out, fd_in, off_in, length)  # type: ignore[no-any-return]
+    def set_pipe_size(pipe: FileLike, size: int) -> int:
+        """F_SETPIPE_SZ: ask for ``size`` bytes; return what the kernel gave."""
 
-
-def copy_file_range(
-    fd_in: FileLike, off_in: int | None, fd_out: FileLike, off_out: int | None, length: int
-) -> int:
-    """copy_file_range(2) between regular files."""
-    return _gen.copy_file_range(fd_in, off_in, fd_out, off_out, length)  # type: ignore[no-any-return]
-
-
-def pipe_size(pipe: FileLike) -> int:
-    """F_GETPIPE_SZ: the pipe's capacity in bytes."""
-    return _gen.pipe_size(pipe)  # type: ignore[no-any-return]
-
-
-def set_pipe_size(pipe: FileLike, size: int) -> int:
-    """F_SETPIPE_SZ: ask for ``size`` bytes; return what the kernel gave."""
-    return _gen.set_pipe_size(pipe, size)  # type: ignore[no-any-return]
+else:
+    # the generated C functions themselves: a raw call costs one C call
+    splice = _core.splice
+    tee = _core.tee
+    vmsplice = _core.vmsplice
+    sendfile = _core.sendfile
+    copy_file_range = _core.copy_file_range
+    pipe_size = _core.pipe_size
+    set_pipe_size = _core.set_pipe_size
