@@ -17,15 +17,15 @@ export PYTHONPATH=$py_dir
 tmp=$(mktemp -d /var/tmp/splicer-pybench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 echo "# $("$py" -c 'import platform; print(platform.python_implementation(), platform.python_version())'), $(uname -sr), $(nproc) CPUs"
+pin=""
+command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ] && pin="taskset -c $(($(nproc) - 1))"
 echo "## GB per CPU-second ($size MiB per run)"
-"$py" "$here/bench.py" pairs "$size" "$runs"
+$pin "$py" "$here/bench.py" pairs "$size" "$runs"
 
 cc -O2 -D_GNU_SOURCE -I"$root/core/include" -I"$root/core/src" -o "$tmp/bench_c" \
   "$root/bindings/lua/bench/bench_c.c" "$root"/core/src/*.c
 head -c $((64 << 20)) /dev/urandom >"$tmp/data"
 cat "$tmp/data" >/dev/null
-pin=""
-command -v taskset >/dev/null && pin="taskset -c $(($(nproc) - 1))"
 best() { sort -g | head -n 1; }
 echo "## per-call overhead against C (best of $runs, ns per call)"
 printf '%-8s %-8s %8s %10s %10s %9s %10s %s\n' mode chunk calls "C" "Python" "over" "floor" "over without floor"
