@@ -75,6 +75,7 @@ for src in tests/hardening/regress_*.c; do
   t=$(basename "$src" .c)
   run "$t" 60 "$bin/$t"
 done
+run pool_threads $((SPLICER_SOAK_SECONDS + 120)) env SPLICER_SOAK_SECONDS=$((SPLICER_SOAK_SECONDS / 2)) "$bin/pool_threads"
 run soak $((SPLICER_SOAK_SECONDS * 3 + 120)) "$plain/soak"
 run soak-asan 300 env SPLICER_SOAK_SECONDS=10 "$bin/soak"
 run fuzz $((fuzz_secs + 600)) fuzz/run.sh "$fuzz_secs"
