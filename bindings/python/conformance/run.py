@@ -13,6 +13,7 @@ ints, as a Python program holds them.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import gc
 import json
 import os
@@ -23,6 +24,7 @@ import signal
 import socket
 import sys
 import tempfile
+import termios
 import threading
 import time
 from pathlib import Path
@@ -208,6 +210,30 @@ class Fixture:
             self.peer = None
 
 
+def queued(fd: int) -> int:
+    """FIONREAD: bytes readable at fd now, or -1."""
+    buf = bytearray(4)
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, buf)
+    except OSError:
+        return -1
+    return int.from_bytes(buf, sys.byteorder, signed=True)
+
+
+def wait_tcp_fin(sock: socket.socket) -> None:
+    """After the peer's shutdown: wait (up to 5 s) until its FIN arrived,
+    i.e. the fixture's end is in CLOSE_WAIT (a loopback segment can be late
+    on a loaded machine)."""
+    for _ in range(500):
+        try:
+            state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+        except OSError:
+            return
+        if state == 8:  # TCP_CLOSE_WAIT
+            return
+        time.sleep(0.01)
+
+
 def mount_tmpfs(path: str, size: int) -> bool:
     opts = f"size={size},mode=0700".encode()
     return bool(
@@ -315,12 +341,14 @@ class Case:
             pass  # datagrams are sent by steps
         elif f.peer is not None:
             if kind != "pipe" and "data" in spec:
-                f.peer.sendall(data_of(spec["data"]))
+                self.peer_send(f, data_of(spec["data"]))
             if spec.get("peer_closed"):
                 f.close_peer()
             else:
                 if spec.get("eof") and kind != "pipe":
                     f.peer.shutdown(socket.SHUT_WR)
+                    if kind == "tcp":
+                        wait_tcp_fin(f.obj)
                 rd = spec.get("reader")
                 if rd is not None:
                     reads = [n for n in rd.get("reads", []) if isinstance(n, int) and n > 0]
@@ -331,6 +359,17 @@ class Case:
                 f.obj.setblocking(False)
             else:
                 os.set_blocking(f.fd, False)
+
+    def peer_send(self, f: Fixture, data: bytes) -> None:
+        """The peer of a socket writes; over tcp, wait until the bytes are
+        readable at the fixture's fd (tests/README.md section 4, tcp)."""
+        before = queued(f.fd) if f.kind == "tcp" else -1
+        f.peer.sendall(data)
+        if before >= 0:
+            for _ in range(500):
+                if queued(f.fd) < 0 or queued(f.fd) >= before + len(data):
+                    break
+                time.sleep(0.01)
 
     def socket_ends(self, f: Fixture, a: socket.socket, b: socket.socket) -> None:
         f.obj, f.fd, f.peer, f.peer_reads = a, a.fileno(), b, True
@@ -691,7 +730,7 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
             while view:
                 view = view[os.write(f.peer, view) :]
         else:
-            f.peer.sendall(data)
+            c.peer_send(f, data)
         check(x, True, len(data))
     elif op == "close_peer":
         f = c.fixture(st.get("fixture"))
