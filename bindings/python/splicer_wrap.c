@@ -3043,6 +3043,8 @@ static swig_module_info swig_module = {swig_types, 13, 0, 0, 0, 0};
  * so that Ctrl-C is felt within a tenth of a second of a long copy while a
  * thread doing file -> file at GB/s takes the GIL back ~20 times a second. */
 #define SPLICER_PY_CHECK_NS 50000000LL
+/* Longest single poll() of a wait in the main thread (see splicer_py_drive). */
+#define SPLICER_PY_SLICE_MS 100
 
 static unsigned long splicer_py_main_thread;
 
@@ -3935,7 +3937,7 @@ static long long splicer_py_now_ns(void) {
 static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, const char *what) {
   long long total = 0, last_check = 0;
   int64_t r = 0;
-  int err = 0, interrupted = 0, timed_out = 0;
+  int err = 0, interrupted = 0, timed_out = 0, main_thread = -1, waited_ms = 0;
   /* signal handlers run in the main thread only: elsewhere there is
    * nothing to check between steps (and a single step needs no check) */
   int check = !once && PyThread_get_thread_ident() == splicer_py_main_thread;
@@ -3972,17 +3974,40 @@ static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, 
     }
     {
       struct pollfd p;
-      int pr;
+      int pr, slice = timeout_ms;
       if (splicer_wait(s, &p.fd, &p.events) < 0) {
         err = -EAGAIN;
         break;
       }
       p.revents = 0;
-      pr = poll(&p, 1, timeout_ms);
+      /* In the main thread the wait is cut into slices after which the
+       * signal handlers run: a process-directed SIGINT may be delivered to
+       * another thread, and would then not interrupt this poll. */
+      if (main_thread < 0)
+        main_thread = PyThread_get_thread_ident() == splicer_py_main_thread;
+      if (main_thread && (slice < 0 || slice > SPLICER_PY_SLICE_MS))
+        slice = SPLICER_PY_SLICE_MS;
+      pr = poll(&p, 1, slice);
+      if (pr == 0 && slice != timeout_ms) {
+        int bad;
+        if (timeout_ms > 0 && (waited_ms += slice) >= timeout_ms) {
+          timed_out = 1;
+          break;
+        }
+        PyEval_RestoreThread(ts);
+        bad = PyErr_CheckSignals() < 0;
+        ts = PyEval_SaveThread();
+        if (bad) {
+          interrupted = 1;
+          break;
+        }
+        continue;
+      }
       if (pr == 0) {
         timed_out = 1;
         break;
       }
+      waited_ms = 0;
       if (pr < 0 && errno == EINTR) {
         int bad;
         PyEval_RestoreThread(ts);

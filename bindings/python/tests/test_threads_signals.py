@@ -150,3 +150,35 @@ def test_signal_handler_that_returns_lets_the_copy_go_on(
     finally:
         signal.signal(signal.SIGUSR1, old)
     assert seen == [1]
+
+
+OTHER_THREAD_CHILD = textwrap.dedent(
+    """
+    import os, signal, threading, time
+    import splicer
+    r, w = os.pipe()
+    out = os.open(os.devnull, os.O_WRONLY)
+    def elsewhere():
+        time.sleep(0.3)
+        # the signal lands on this thread, not on the one blocked in copy
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+    threading.Thread(target=elsewhere, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        splicer.copy(r, out)
+    except KeyboardInterrupt:
+        print("interrupted after %.2f s" % (time.monotonic() - t0), flush=True)
+    """
+)
+
+
+def test_sigint_delivered_to_another_thread_still_interrupts() -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run(
+        [sys.executable, "-c", OTHER_THREAD_CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout
+    assert out.startswith("interrupted after"), out
