@@ -84,7 +84,10 @@ async def copy(
 ) -> int:
     """Move ``src`` to ``dst`` (until end of file, or ``length`` bytes) without
     blocking the event loop; return the bytes delivered."""
-    s = session if session is not None else Session()
+    if session is None:
+        with Session() as own:
+            return await copy(src, dst, length, session=own)
+    s = session
     source = Source(src, length)
     d = Destination(dst)
     delivered = 0
@@ -113,7 +116,10 @@ async def tee(
     event loop; return the bytes delivered to every one of them."""
     if not dsts:
         raise TypeError("tee() needs at least one destination")
-    s = session if session is not None else Session()
+    if session is None:
+        with Session() as own:
+            return await tee(src, *dsts, length=length, session=own)
+    s = session
     source = Source(src, length)
     ds = [Destination(d) for d in dsts]
     delivered = 0
