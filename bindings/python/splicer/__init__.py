@@ -162,7 +162,7 @@ class Session(_core.SessionBase):
         opts = {
             "pipe_size": pipe_size,
             "chunk": chunk,
-            "nonblock": nonblock,
+            "nonblock": nonblock or None,  # blocking is the default already
             "fallback": fallback,
             "methods": methods,
             "sigpipe": sigpipe,
