@@ -29,6 +29,9 @@
 /* A file to a TCP socket moves through a pool pipe (splice_pipe) rather
  * than sendfile when more than this is to go (see chain_file_tcp_bulk). */
 #define SPLICER_BULK_TCP (1 << 20)
+/* The least a pooled session's batch shrinks to after its destination
+ * blocked (see batch_limit). */
+#define SPLICER_MIN_BATCH (16 * 1024)
 
 #define SPLICER_ALL_METHODS                                                    \
   ((1u << SPLICER_METHOD_COUNT) - 1u - (1u << SPLICER_METHOD_NONE))
@@ -107,6 +110,15 @@ struct splicer_session {
   bool src_may_block; /* the last read came back short: the source may be
                          empty now (blocking mode waits before borrowing) */
   size_t dgram_max;  /* largest record written to a record destination */
+  /* A pooled session takes no more from the source than its destinations
+   * took the last time they blocked, so that a batch is delivered within
+   * its step and its pipe goes straight back: a batch its destination
+   * cannot take keeps a pool pipe (or 256 KiB of buffer) until POLLOUT.
+   * 0: no limit but the pipe.  Doubles after a batch delivered without a
+   * block. */
+  size_t batch_limit;
+  size_t batch_len;    /* bytes of the batch in flight */
+  bool batch_blocked;  /* a destination of it returned EAGAIN */
   uint64_t attributed; /* delivered bytes already counted by method */
 
   /* the open (or last) transfer */
@@ -126,6 +138,7 @@ struct splicer_session {
   /* read/write fallback: bytes [0, rw_len) of rwbuf are the current batch */
   unsigned char *rwbuf;
   size_t rwbuf_cap;
+  bool rwbuf_pooled; /* taken from the pool's buffers: goes back there */
   size_t rw_len;
 
   /* what to poll after -EAGAIN */
@@ -160,6 +173,9 @@ void splicer__pool_return(int fds[][2], size_t n,
 void splicer__pool_discard(int fds[][2], size_t n,
                            const struct pool_lease *lease);
 int splicer__pool_cap(void);
+/* a buffer of SPLICER_RW_BUF_MAX bytes (NULL when out of memory), and back */
+void *splicer__pool_buf_take(void);
+void splicer__pool_buf_give(void *p);
 
 /* buf.c */
 int splicer__buf_seal(splicer_buf *b);

@@ -35,6 +35,14 @@ struct idle_pipe {
   int fd[2];
 };
 
+/* Buffers of SPLICER_RW_BUF_MAX bytes for batches done by read/write (a
+ * miss, or a pooled session whose method is read/write).  A session gives
+ * its buffer back the moment the batch is delivered; freed, 256 KiB goes
+ * back to the kernel (glibc trims the heap's top or unmaps) and the next
+ * batch faults fresh zeroed pages in: 10-16% of a proxy's CPU at 3,000
+ * connections (bench/SCALE.md).  Some are kept instead. */
+#define POOL_IDLE_BUFS 32
+
 static struct {
   pthread_mutex_t mu;
   int64_t max_pipes;   /* as set; meaningful when max_pipes_set */
@@ -47,6 +55,8 @@ static struct {
   struct idle_pipe *idle;
   size_t n_idle, idle_alloc;
   uint64_t in_use;
+  void *bufs[POOL_IDLE_BUFS];
+  size_t n_bufs;
   struct timespec backoff_until;
   splicer_pool_stats st;
 } pool = {
@@ -351,6 +361,27 @@ void splicer__pool_discard(int fds[][2], size_t n,
   pthread_mutex_unlock(&pool.mu);
 }
 
+void *splicer__pool_buf_take(void) {
+  void *p = NULL;
+  pthread_mutex_lock(&pool.mu);
+  if (pool.n_bufs > 0)
+    p = pool.bufs[--pool.n_bufs];
+  pthread_mutex_unlock(&pool.mu);
+  return p ? p : malloc(SPLICER_RW_BUF_MAX);
+}
+
+void splicer__pool_buf_give(void *p) {
+  if (!p)
+    return;
+  pthread_mutex_lock(&pool.mu);
+  if (pool.n_bufs < POOL_IDLE_BUFS) {
+    pool.bufs[pool.n_bufs++] = p;
+    p = NULL;
+  }
+  pthread_mutex_unlock(&pool.mu);
+  free(p);
+}
+
 int splicer__pool_cap(void) {
   ensure_init();
   pthread_mutex_lock(&pool.mu);
@@ -436,9 +467,15 @@ int splicer_pool_stats_get(splicer_pool_stats *out, size_t size) {
 
 int splicer_pool_trim(void) {
   size_t n = shed_idle_all(0);
+  void *bufs[POOL_IDLE_BUFS];
   pthread_mutex_lock(&pool.mu);
+  size_t n_bufs = pool.n_bufs;
+  memcpy(bufs, pool.bufs, n_bufs * sizeof bufs[0]);
+  pool.n_bufs = 0;
   pool.st.peak_in_use = pool.in_use;
   note_in_use();
   pthread_mutex_unlock(&pool.mu);
+  for (size_t i = 0; i < n_bufs; i++)
+    free(bufs[i]);
   return n > INT_MAX ? INT_MAX : (int)n;
 }

@@ -51,7 +51,11 @@ static uint64_t pending_of(const splicer_session *s) {
 }
 
 void splicer__free_rwbuf(splicer_session *s) {
-  free(s->rwbuf);
+  if (s->rwbuf_pooled)
+    splicer__pool_buf_give(s->rwbuf);
+  else
+    free(s->rwbuf);
+  s->rwbuf_pooled = false;
   s->rwbuf = NULL;
   s->rwbuf_cap = 0;
   s->rw_len = 0;
@@ -363,6 +367,7 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   s->src_may_block = true;
   s->attributed = 0;
   s->dgram_max = src.dgram ? SIZE_MAX : SPLICER_DGRAM_SIZE;
+  s->batch_limit = 0;
   s->bulk_tcp = kind == XFER_COPY && splicer__bulk_tcp(&src, &dst[0].ep, len);
   /* splice(2) refuses O_APPEND files.  A single destination finds out
    * before any byte moved and falls back; in a fan-out another destination

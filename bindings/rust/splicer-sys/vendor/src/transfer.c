@@ -301,9 +301,21 @@ static bool nothing_delivered(const splicer_session *s) {
   return true;
 }
 
+/* Room for @need bytes in the read/write buffer.  A pooled session takes
+ * one of the pool's buffers (it gives it back when the batch is delivered);
+ * only a batch moved out of a larger pipe needs one of its own. */
 static int ensure_rwbuf(splicer_session *s, size_t need) {
   if (s->rwbuf_cap >= need)
     return 0;
+  if (s->pooled && !s->rwbuf && need <= SPLICER_RW_BUF_MAX) {
+    if (!(s->rwbuf = splicer__pool_buf_take()))
+      return -ENOMEM;
+    s->rwbuf_cap = SPLICER_RW_BUF_MAX;
+    s->rwbuf_pooled = true;
+    return 0;
+  }
+  if (s->rwbuf_pooled)
+    splicer__free_rwbuf(s);
   unsigned char *p = realloc(s->rwbuf, need);
   if (!p)
     return -ENOMEM;
@@ -508,6 +520,8 @@ static int acquire_pipes(splicer_session *s) {
  * batches holds neither. */
 static void release_batch(splicer_session *s) {
   attribute(s, carrier(s));
+  if (s->batch != BATCH_NONE && !s->batch_blocked && s->batch_limit > 0)
+    s->batch_limit = s->batch_limit * 2 >= SPLICER_RW_BUF_MAX * 4 ? 0 : s->batch_limit * 2;
   if (s->n_borrowed > 0) {
     splicer__pool_return(s->pipes, s->n_borrowed, &s->lease);
     s->n_borrowed = 0;
@@ -559,12 +573,30 @@ static int64_t migrate_to_read_write(splicer_session *s, int64_t err) {
  * @return 0 when nothing is pending any more (what held the batch is given
  * back), -EAGAIN when a destination would block (the others were still
  * served), RETRY after a fallback, or -errno. */
+/* A destination blocked after taking @took bytes in this call: the next
+ * batch takes about that much (at least a quarter of the last, at least
+ * SPLICER_MIN_BATCH). */
+static void shrink_batch(splicer_session *s, uint64_t took) {
+  s->batch_blocked = true;
+  if (!s->pooled)
+    return;
+  size_t cur = s->batch_limit ? s->batch_limit : s->batch_len;
+  size_t want = (size_t)took & ~(size_t)4095;
+  if (want < cur / 4)
+    want = cur / 4;
+  if (want < SPLICER_MIN_BATCH)
+    want = SPLICER_MIN_BATCH;
+  if (want < cur)
+    s->batch_limit = want;
+}
+
 static int64_t drain(splicer_session *s) {
   if (s->batch == BATCH_NONE)
     return 0;
   bool blocked = false;
   for (size_t i = 0; i < s->n_dst; i++) {
     struct destination *d = &s->dst[i];
+    uint64_t took = 0;
     while (d->delivered < s->consumed) {
       uint64_t owed = s->consumed - d->delivered;
       int64_t n;
@@ -576,6 +608,7 @@ static int64_t drain(splicer_session *s) {
       note(s, n);
       if (n > 0) {
         d->delivered += (uint64_t)n;
+        took += (uint64_t)n;
         advance(&d->ep, n);
         continue;
       }
@@ -585,6 +618,7 @@ static int64_t drain(splicer_session *s) {
         set_wait(s, d->ep.fd, POLLOUT);
         blocked = true;
         s->dst_blocked = true;
+        shrink_batch(s, took);
         break;
       }
       if (s->batch == BATCH_PIPE && refusal(s, n) && nothing_delivered(s))
@@ -671,12 +705,12 @@ static int64_t fill_pipe(splicer_session *s, size_t want) {
   return n;
 }
 
-/* One batch into the read/write buffer. */
-static int64_t fill_buf(splicer_session *s) {
+/* One batch of at most @want bytes into the read/write buffer. */
+static int64_t fill_buf(splicer_session *s, size_t want) {
   int r = ensure_rwbuf(s, rw_batch_size(s));
   if (r < 0)
     return r;
-  int64_t n = note(s, do_read(&s->src, s->rwbuf, want_bytes(s, rw_batch_size(s))));
+  int64_t n = note(s, do_read(&s->src, s->rwbuf, want));
   if (n > 0) {
     s->batch = BATCH_BUF;
     s->rw_len = (size_t)n;
@@ -750,6 +784,8 @@ static int64_t fill(splicer_session *s) {
     return n;
   uint64_t limit = rw_batch_size(s);
   bool via_buf = s->method == SPLICER_METHOD_READ_WRITE;
+  if (s->pooled && s->batch_limit > 0 && s->batch_limit < limit)
+    limit = s->batch_limit;
   if (!via_buf) {
     int r = acquire_pipes(s);
     if (r == -ENOBUFS && s->pooled) {
@@ -768,11 +804,15 @@ static int64_t fill(splicer_session *s) {
       limit = (uint64_t)s->pipe_cap;
       if (s->pooled && (uint64_t)s->pipe_size < limit)
         limit = (uint64_t)s->pipe_size;
+      if (s->pooled && s->batch_limit > 0 && s->batch_limit < limit)
+        limit = s->batch_limit;
     }
   }
   size_t want = want_bytes(s, limit);
-  n = via_buf ? fill_buf(s) : fill_pipe(s, want);
+  n = via_buf ? fill_buf(s, want) : fill_pipe(s, want);
   if (n > 0) {
+    s->batch_len = (size_t)n;
+    s->batch_blocked = false;
     advance(&s->src, n);
     s->consumed += (uint64_t)n;
     s->src_may_block = (size_t)n < want;
