@@ -38,25 +38,28 @@ func callUntilDone(f func(uintptr) bool) error {
 }
 
 // The package-level functions take sessions from a small free list.  A
-// session whose transfer failed may still hold bytes of that stream; it is
-// closed, never reused.
-var pool struct {
+// session holds no pipe between transfers (its pipes are the pipe pool's,
+// lent per batch).  A session whose transfer failed may still hold bytes
+// of that stream; it is closed, never reused, and the pool closes the
+// pipe that held them.
+var sessions struct {
 	mu   sync.Mutex
 	free []*Session
 }
 
 func getSession() (*Session, error) {
-	pool.mu.Lock()
-	if n := len(pool.free); n > 0 {
-		s := pool.free[n-1]
-		pool.free = pool.free[:n-1]
-		pool.mu.Unlock()
+	sessions.mu.Lock()
+	if n := len(sessions.free); n > 0 {
+		s := sessions.free[n-1]
+		sessions.free = sessions.free[:n-1]
+		sessions.mu.Unlock()
 		return s, nil
 	}
-	pool.mu.Unlock()
-	// The Go runtime already discards a SIGPIPE that os.File.Write on
-	// standard output or error did not raise, so the pooled sessions skip
-	// the guard's three syscalls per call.
+	sessions.mu.Unlock()
+	// The Go runtime's handler ignores the kernel's SIGPIPE (a program
+	// that called signal.Notify for it receives it, as for a write by os
+	// or net), so these sessions skip the guard's three syscalls per call;
+	// standard output and error follow os.File's rule (stdEPIPE).
 	return New(WithSIGPIPEGuard(false))
 }
 
@@ -65,12 +68,12 @@ func putSession(s *Session) {
 		s.Close()
 		return
 	}
-	pool.mu.Lock()
-	if len(pool.free) < 4*runtime.GOMAXPROCS(0) {
-		pool.free = append(pool.free, s)
+	sessions.mu.Lock()
+	if len(sessions.free) < 4*runtime.GOMAXPROCS(0) {
+		sessions.free = append(sessions.free, s)
 		s = nil
 	}
-	pool.mu.Unlock()
+	sessions.mu.Unlock()
 	if s != nil {
 		s.Close()
 	}
@@ -85,7 +88,18 @@ func hasFD(v any) bool {
 // Copy is a drop-in for io.Copy: it copies from src to dst until EOF or
 // an error and returns the bytes written.  When both sides are
 // syscall.Conn (*os.File, *net.TCPConn, *net.UnixConn, ...) the bytes
-// move in the kernel through a pooled Session; otherwise Copy is io.Copy.
+// move in the kernel through a Session taken from a free list, with pipes
+// borrowed from the process-wide pipe pool per batch (see SetPoolLimits);
+// otherwise Copy is io.Copy.
+//
+// Like io.Copy it may copy a connection onto itself (an echo) and a file
+// onto itself (one *os.File: EINVAL, since the copy would chase its own
+// output; two of one file: disjoint ranges only).  A datagram destination
+// gets one write per datagram (at most 32 KiB from a stream source); from
+// a datagram source an empty datagram is not the end of input.  When dst
+// is an *os.File on standard output or error and the copy fails with
+// EPIPE, the program gets SIGPIPE as os.File.Write would give it: it dies
+// of it, unless it called signal.Notify for SIGPIPE or ignores it.
 func Copy(dst io.Writer, src io.Reader) (int64, error) {
 	return CopyContext(nil, dst, src)
 }

@@ -49,6 +49,9 @@ type Stats struct {
 	EAGAIN    uint64 // times a syscall returned EAGAIN
 	// ByMethod holds the bytes delivered by each method, indexed by Method.
 	ByMethod [methodCount]uint64
+	// PoolMisses counts the batches that went through read/write because
+	// the pipe pool had no pipe to lend (see WithPool).
+	PoolMisses uint64
 }
 
 // Version is the version of the C library linked into the program.

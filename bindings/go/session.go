@@ -28,8 +28,10 @@ import (
 // OffCur as an offset means "use and advance the file's own position".
 const OffCur int64 = capi.OffCur
 
-// Session is a transfer session: it owns the kernel pipe(s) bytes travel
-// through and borrows, never closes, the caller's files and connections.
+// Session is a transfer session.  Bytes that travel through a kernel pipe
+// use pipes borrowed from the process-wide pool for each batch (see
+// SetPoolLimits), or pipes of the session's own with WithPool(false).  It
+// borrows, never closes, the caller's files and connections.
 // Its methods may be called from several goroutines; transfers of one
 // session run one at a time.
 type Session struct {
@@ -65,9 +67,21 @@ func boolOption(opt int, on bool) Option {
 	return intOption(opt, v)
 }
 
-// WithPipeSize asks the kernel for internal pipes of n bytes (default 256
-// KiB).  The kernel may give less; the session uses what it got.
+// WithPipeSize bounds the bytes one batch of a staged transfer takes from
+// the source, and so the bytes the session holds pending (default 256
+// KiB).  With the pool (the default) a batch takes the lesser of n and the
+// pool pipes' size (SetPoolPipeSize), and PipeSize reports that lesser
+// value.  With WithPool(false) the session's own pipes are asked for n
+// bytes; the kernel may give less, and the session uses what it got.
 func WithPipeSize(n int) Option { return intOption(capi.OptPipeSize, int64(n)) }
+
+// WithPool says whether the session borrows its pipes from the
+// process-wide pool for each batch and gives them back the moment they are
+// empty (true, the default), or creates pipes of its own and keeps them
+// until Close (false).  With the pool an idle session holds no pipe; when
+// the pool has no pipe to lend, a batch goes through read/write instead
+// and is counted in Stats.PoolMisses.
+func WithPool(on bool) Option { return boolOption(capi.OptPool, on) }
 
 // WithChunk limits the bytes one syscall is asked to move (default 1 MiB).
 func WithChunk(n int) Option { return intOption(capi.OptChunk, int64(n)) }
@@ -85,12 +99,13 @@ func WithMethods(ms ...Method) Option {
 	return intOption(capi.OptMethods, mask)
 }
 
-// WithSIGPIPEGuard says whether the library blocks and consumes SIGPIPE
-// around its own writes to pipes and sockets (on by default, as in C).  A
-// Go program may turn it off to save three syscalls per transfer call: the
-// runtime's handler already discards a SIGPIPE that os.File.Write on
-// standard output or error did not raise — unless the program asked for
-// SIGPIPE with signal.Notify.
+// WithSIGPIPEGuard says whether the library blocks and consumes the
+// kernel's SIGPIPE around its own writes to pipes and sockets (on by
+// default, as in C).  A Go program may turn it off to save three syscalls
+// per transfer call: the Go runtime's handler ignores a SIGPIPE the kernel
+// raises — unless the program asked for SIGPIPE with signal.Notify, which
+// then receives it, as it would for a write by os or net.  Either way a
+// transfer to standard output or error follows os.File's rule (see Copy).
 func WithSIGPIPEGuard(on bool) Option { return boolOption(capi.OptSigpipe, on) }
 
 // New creates a session with the given options.
@@ -111,8 +126,9 @@ func New(opts ...Option) (*Session, error) {
 	return s, nil
 }
 
-// Close ends any transfer, dropping bytes still pending, and releases the
-// session's pipes.  It is idempotent.  Closing a session while one of its
+// Close ends any transfer, dropping bytes still pending (a pool pipe that
+// holds them is closed, never lent again), and releases the session's
+// pipes.  It is idempotent.  Closing a session while one of its
 // transfers runs lets that transfer finish first.
 func (s *Session) Close() error {
 	s.mu.Lock()
@@ -186,8 +202,10 @@ func (s *Session) option(opt int) (int64, error) {
 	return v, nil
 }
 
-// PipeSize is the capacity of the session's pipe: what the kernel gave, or
-// the size asked for before a pipe exists.
+// PipeSize is the most bytes one batch takes: with the pool, the lesser of
+// WithPipeSize and the pool pipes' size; without it, the capacity the
+// kernel gave the session's own pipe, or the size asked for before a pipe
+// exists.
 func (s *Session) PipeSize() (int, error) {
 	v, err := s.option(capi.OptPipeSize)
 	return int(v), err
@@ -228,11 +246,12 @@ func (s *Session) Stats() (Stats, error) {
 		return Stats{}, &OpError{Op: "stats", Err: errnoOf(int64(r))}
 	}
 	return Stats{
-		Bytes:     cs.Bytes,
-		Syscalls:  cs.Syscalls,
-		Fallbacks: cs.Fallbacks,
-		EAGAIN:    cs.Eagain,
-		ByMethod:  cs.BytesByMethod,
+		Bytes:      cs.Bytes,
+		Syscalls:   cs.Syscalls,
+		Fallbacks:  cs.Fallbacks,
+		EAGAIN:     cs.Eagain,
+		ByMethod:   cs.BytesByMethod,
+		PoolMisses: cs.PoolMisses,
 	}, nil
 }
 

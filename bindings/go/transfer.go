@@ -366,6 +366,9 @@ func (s *Session) transferLocked(x *xfer, h capi.Session, ctx context.Context) (
 		x.maxSteps = 16
 	}
 	n, err := x.drive()
+	if err != nil {
+		stdEPIPE(x.dsts, err)
+	}
 	switch {
 	case !x.opened:
 		// a refused open (EBUSY, say) leaves the previous transfer as it was

@@ -130,6 +130,14 @@ const (
 	OptFallback = C.SPLICER_OPT_FALLBACK
 	OptMethods  = C.SPLICER_OPT_METHODS
 	OptSigpipe  = C.SPLICER_OPT_SIGPIPE
+	OptPool     = C.SPLICER_OPT_POOL
+)
+
+// enum splicer_pool_option
+const (
+	PoolMaxPipes = C.SPLICER_POOL_MAX_PIPES
+	PoolMaxIdle  = C.SPLICER_POOL_MAX_IDLE
+	PoolPipeSize = C.SPLICER_POOL_PIPE_SIZE
 )
 
 // enum splicer_method
@@ -175,6 +183,14 @@ type Progress struct {
 type Stats struct {
 	Bytes, Syscalls, Fallbacks, Eagain uint64
 	BytesByMethod                      [MethodCount]uint64
+	PoolMisses                         uint64
+}
+
+// PoolStats mirrors splicer_pool_stats (without its reserved slots).
+type PoolStats struct {
+	Borrowed, Returned, Created, Closed, Misses uint64
+	InUse, Idle, PeakInUse                      uint64
+	Discarded, Undersized                       uint64
 }
 
 // VersionNumberLinked is splicer_version_number().
@@ -312,16 +328,50 @@ func StatsGet(s Session) (Stats, int) {
 	var cs C.splicer_stats
 	r := C.splicer_stats_get(s.p, &cs, C.size_t(unsafe.Sizeof(cs)))
 	st := Stats{
-		Bytes:     uint64(cs.bytes),
-		Syscalls:  uint64(cs.syscalls),
-		Fallbacks: uint64(cs.fallbacks),
-		Eagain:    uint64(cs.eagain),
+		Bytes:      uint64(cs.bytes),
+		Syscalls:   uint64(cs.syscalls),
+		Fallbacks:  uint64(cs.fallbacks),
+		Eagain:     uint64(cs.eagain),
+		PoolMisses: uint64(cs.pool_misses),
 	}
 	for i := range st.BytesByMethod {
 		st.BytesByMethod[i] = uint64(cs.bytes_by_method[i])
 	}
 	return st, int(r)
 }
+
+// PoolSet is splicer_pool_set().
+func PoolSet(option int, value int64) int {
+	return int(C.splicer_pool_set(C.int(option), C.int64_t(value)))
+}
+
+// PoolGet is splicer_pool_get().
+func PoolGet(option int) (int64, int) {
+	var v C.int64_t
+	r := C.splicer_pool_get(C.int(option), &v)
+	return int64(v), int(r)
+}
+
+// PoolStatsGet is splicer_pool_stats_get().
+func PoolStatsGet() (PoolStats, int) {
+	var ps C.splicer_pool_stats
+	r := C.splicer_pool_stats_get(&ps, C.size_t(unsafe.Sizeof(ps)))
+	return PoolStats{
+		Borrowed:   uint64(ps.borrowed),
+		Returned:   uint64(ps.returned),
+		Created:    uint64(ps.created),
+		Closed:     uint64(ps.closed),
+		Misses:     uint64(ps.misses),
+		InUse:      uint64(ps.in_use),
+		Idle:       uint64(ps.idle),
+		PeakInUse:  uint64(ps.peak_in_use),
+		Discarded:  uint64(ps.discarded),
+		Undersized: uint64(ps.undersized),
+	}, int(r)
+}
+
+// PoolTrim is splicer_pool_trim().
+func PoolTrim() int { return int(C.splicer_pool_trim()) }
 
 // MethodName is splicer_method_name().
 func MethodName(method int) string { return C.GoString(C.splicer_method_name(C.int(method))) }

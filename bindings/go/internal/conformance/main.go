@@ -62,6 +62,7 @@ func main() {
 		os.Exit(2)
 	}
 	defer os.RemoveAll(tmpRoot)
+	readPoolDefaults()
 	var p, f, s int
 	for _, path := range files {
 		data, err := os.ReadFile(path)
@@ -186,6 +187,8 @@ type fixture struct {
 	readable   bool
 	arrived    []byte
 	reader     chan []byte
+	dgram      bool // datagram fixture: the peer reads whole datagrams
+	maxDgram   int  // largest datagram the peer received
 }
 
 type skipError string
@@ -194,7 +197,7 @@ func (e skipError) Error() string { return string(e) }
 
 var skipTmpfs = skipError("cannot mount tmpfs")
 
-func setupFixture(m map[string]any, dir string) (*fixture, error) {
+func setupFixture(m map[string]any, dir string, fixtures map[string]*fixture) (*fixture, error) {
 	fx := &fixture{name: m["name"].(string), kind: m["kind"].(string), fd: -1, peer: -1}
 	var data []byte
 	if d, ok := m["data"]; ok {
@@ -206,6 +209,17 @@ func setupFixture(m map[string]any, dir string) (*fixture, error) {
 	bflag := func(k string) bool { b, _ := m[k].(bool); return b }
 	switch fx.kind {
 	case "file":
+		if other, ok := m["same_as"].(string); ok {
+			o := fixtures[other]
+			if o == nil || o.kind != "file" || o.path == "" {
+				return fx, fmt.Errorf("same_as %s is not an earlier file fixture", other)
+			}
+			fx.path = o.path
+			if err := openFile(fx, m); err != nil {
+				return fx, err
+			}
+			break
+		}
 		fdir := dir
 		if t, ok := m["tmpfs"].(map[string]any); ok {
 			fdir = filepath.Join(dir, "tmpfs-"+fx.name)
@@ -221,24 +235,7 @@ func setupFixture(m map[string]any, dir string) (*fixture, error) {
 		if err := os.WriteFile(fx.path, data, 0600); err != nil {
 			return fx, err
 		}
-		flags := syscall.O_RDWR
-		fx.readable = true
-		switch m["mode"] {
-		case "r":
-			flags = syscall.O_RDONLY
-		case "w":
-			flags = syscall.O_WRONLY
-			fx.readable = false
-		}
-		if bflag("append") {
-			flags |= syscall.O_APPEND
-		}
-		fd, err := syscall.Open(fx.path, flags|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			return fx, err
-		}
-		fx.fd = fd
-		if _, err := syscall.Seek(fd, num(m["pos"], 0), io.SeekStart); err != nil {
+		if err := openFile(fx, m); err != nil {
 			return fx, err
 		}
 	case "memfd":
@@ -300,6 +297,18 @@ func setupFixture(m map[string]any, dir string) (*fixture, error) {
 		if err := peerSetup(fx, m, data, true); err != nil {
 			return fx, err
 		}
+	case "udp_pair", "unix_dgram_pair":
+		var err error
+		if fx.fd, fx.peer, err = dgramPair(fx.kind == "udp_pair"); err != nil {
+			return fx, err
+		}
+		fx.dgram = true
+		if v, ok := m["sndbuf"]; ok {
+			syscall.SetsockoptInt(fx.fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, int(num(v, 0)))
+		}
+		if v, ok := m["rcvbuf"]; ok {
+			syscall.SetsockoptInt(fx.peer, syscall.SOL_SOCKET, syscall.SO_RCVBUF, int(num(v, 0)))
+		}
 	case "dev_null", "dev_zero", "proc_file":
 		path, flags := "/dev/null", syscall.O_RDWR
 		if fx.kind == "dev_zero" {
@@ -328,6 +337,92 @@ func setupFixture(m map[string]any, dir string) (*fixture, error) {
 	fx.file = os.NewFile(uintptr(fx.fd), fx.name)
 	fx.obj = fx.file
 	return fx, nil
+}
+
+// openFile opens fx.path with the fixture's mode, append and pos.
+func openFile(fx *fixture, m map[string]any) error {
+	flags := syscall.O_RDWR
+	fx.readable = true
+	switch m["mode"] {
+	case "r":
+		flags = syscall.O_RDONLY
+	case "w":
+		flags = syscall.O_WRONLY
+		fx.readable = false
+	}
+	if b, _ := m["append"].(bool); b {
+		flags |= syscall.O_APPEND
+	}
+	fd, err := syscall.Open(fx.path, flags|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	fx.fd = fd
+	_, err = syscall.Seek(fd, num(m["pos"], 0), io.SeekStart)
+	return err
+}
+
+// dgramPair returns the fixture's fd and its peer: two UDP sockets on
+// 127.0.0.1 connected to each other, or socketpair(AF_UNIX, SOCK_DGRAM).
+func dgramPair(udp bool) (int, int, error) {
+	if !udp {
+		p, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+		return p[0], p[1], err
+	}
+	var fds [2]int
+	var addrs [2]syscall.Sockaddr
+	closeAll := func() {
+		for _, fd := range fds {
+			if fd > 0 {
+				syscall.Close(fd)
+			}
+		}
+	}
+	for k := range fds {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			closeAll()
+			return -1, -1, err
+		}
+		fds[k] = fd
+		if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			closeAll()
+			return -1, -1, err
+		}
+		if addrs[k], err = syscall.Getsockname(fd); err != nil {
+			closeAll()
+			return -1, -1, err
+		}
+	}
+	for k := range fds {
+		if err := syscall.Connect(fds[k], addrs[1-k]); err != nil {
+			closeAll()
+			return -1, -1, err
+		}
+	}
+	return fds[0], fds[1], nil
+}
+
+// recvDatagram receives one whole datagram the peer has within ms
+// milliseconds into fx.arrived.  ok is false when none came; n is its
+// length (0 for an empty datagram).
+func recvDatagram(fx *fixture, ms int) (n int, ok bool) {
+	if fx.peer < 0 || !pollIn(fx.peer, ms) {
+		return 0, false
+	}
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := syscall.Recvfrom(fx.peer, buf, syscall.MSG_DONTWAIT)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, false
+		}
+		fx.maxDgram = max(fx.maxDgram, n)
+		fx.arrived = append(fx.arrived, buf[:n]...)
+		return n, true
+	}
 }
 
 func peerSetup(fx *fixture, m map[string]any, data []byte, socket bool) error {
@@ -454,24 +549,51 @@ func readNow(fd, max int) []byte {
 // ---- running a case -----------------------------------------------------------
 
 type env struct {
-	s    *splicer.Session
-	fx   map[string]*fixture
-	list []*fixture
-	bufs []*raw.Buf
+	s        *splicer.Session // the current session (use_session)
+	sessions []*splicer.Session
+	names    []string // of sessions, "main" first
+	fx       map[string]*fixture
+	list     []*fixture
+	bufs     []*raw.Buf
+}
+
+// The pool's settings as the runner found them: every case starts from
+// them, with the idle pipes trimmed and the counters snapshotted
+// (tests/README.md section 5.4).
+var (
+	poolKeys     = []splicer.PoolKey{splicer.PoolMaxPipes, splicer.PoolMaxIdle, splicer.PoolPipeSize}
+	poolDefaults []int64
+	poolStart    splicer.PoolStats
+)
+
+func readPoolDefaults() {
+	for _, k := range poolKeys {
+		v, _ := splicer.PoolOption(k)
+		poolDefaults = append(poolDefaults, v)
+	}
+}
+
+func resetPool() {
+	for i, k := range poolKeys {
+		splicer.SetPoolOption(k, poolDefaults[i])
+	}
+	splicer.TrimPool()
+	poolStart = splicer.ReadPoolStats()
 }
 
 func runCase(c map[string]any) (status, detail string) {
 	if r, ok := c["skip"].(string); ok {
 		return "SKIP", r
 	}
+	resetPool()
 	s, err := splicer.New()
 	if err != nil {
 		return "FAIL", "session: " + err.Error()
 	}
-	e := &env{s: s, fx: map[string]*fixture{}}
+	e := &env{s: s, sessions: []*splicer.Session{s}, names: []string{"main"}, fx: map[string]*fixture{}}
 	dir, err := os.MkdirTemp(tmpRoot, "case-")
 	if err != nil {
-		s.Close()
+		e.closeSessions()
 		return "FAIL", err.Error()
 	}
 	defer func() {
@@ -484,7 +606,7 @@ func runCase(c map[string]any) (status, detail string) {
 	}()
 	fixtures, _ := c["fixtures"].([]any)
 	for _, f := range fixtures {
-		fx, err := setupFixture(f.(map[string]any), dir)
+		fx, err := setupFixture(f.(map[string]any), dir, e.fx)
 		e.fx[fx.name] = fx
 		e.list = append(e.list, fx)
 		if err != nil {
@@ -514,7 +636,7 @@ func runCase(c map[string]any) (status, detail string) {
 // finish releases everything in the order tests/README.md §3.1 gives and
 // checks what arrived.
 func (e *env) finish(arrived []any) string {
-	e.s.Close()
+	e.closeSessions()
 	want := map[string]map[string]any{}
 	for _, a := range arrived {
 		m := a.(map[string]any)
@@ -538,6 +660,18 @@ func (e *env) finish(arrived []any) string {
 		}
 	}
 	for _, fx := range e.list {
+		if fx.dgram {
+			// no end of file: until nothing arrives for 50 ms
+			if _, ok := want[fx.name]; ok {
+				for {
+					if _, ok := recvDatagram(fx, 50); !ok {
+						break
+					}
+				}
+			}
+			content[fx.name] = fx.arrived
+			continue
+		}
 		if fx.kind != "pipe" && fx.kind != "socketpair" && fx.kind != "tcp" {
 			continue
 		}
@@ -579,6 +713,11 @@ func (e *env) finish(arrived []any) string {
 		got := content[name]
 		size := num(m["size"], -1)
 		hash, _ := m["hash"].(string)
+		if md, ok := m["max_datagram"]; ok && msg == "" {
+			if fx := e.fx[name]; fx != nil && int64(fx.maxDgram) > num(md, 0) {
+				msg = fmt.Sprintf("arrived at %s: a datagram of %d bytes, more than %v", name, fx.maxDgram, md)
+			}
+		}
 		if int64(len(got)) != size || fnv(got) != hash {
 			if msg == "" {
 				msg = fmt.Sprintf("arrived at %s: %d bytes hash %s, want %d bytes hash %s", name, len(got), fnv(got), size, hash)
@@ -586,6 +725,14 @@ func (e *env) finish(arrived []any) string {
 		}
 	}
 	return msg
+}
+
+// closeSessions frees the sessions, main first, then the others in the
+// order use_session created them.
+func (e *env) closeSessions() {
+	for _, s := range e.sessions {
+		s.Close()
+	}
 }
 
 func fileContent(fx *fixture) []byte {

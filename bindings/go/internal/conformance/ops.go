@@ -121,6 +121,24 @@ func mask(v any) (int64, error) {
 var optionKeys = map[string]splicer.OptionKey{
 	"PIPE_SIZE": splicer.OptPipeSize, "CHUNK": splicer.OptChunk, "NONBLOCK": splicer.OptNonblock,
 	"FALLBACK": splicer.OptFallback, "METHODS": splicer.OptMethods, "SIGPIPE": splicer.OptSIGPIPE,
+	"POOL": splicer.OptPool,
+}
+
+var poolOptionKeys = map[string]splicer.PoolKey{
+	"MAX_PIPES": splicer.PoolMaxPipes, "MAX_IDLE": splicer.PoolMaxIdle, "PIPE_SIZE": splicer.PoolPipeSize,
+}
+
+func poolOptionOf(v any) (splicer.PoolKey, error) {
+	if s, ok := v.(string); ok {
+		if k, ok := poolOptionKeys[s]; ok {
+			return k, nil
+		}
+		return 0, fmt.Errorf("unknown pool option %q", s)
+	}
+	if !isNum(v) {
+		return 0, fmt.Errorf("bad pool option %v", v)
+	}
+	return splicer.PoolKey(num(v, 0)), nil
 }
 
 func optionOf(v any) (splicer.OptionKey, error) {
@@ -349,6 +367,8 @@ func (e *env) step(m map[string]any) string {
 				msg = checkNumber(k, v, st.Fallbacks)
 			case "eagain":
 				msg = checkNumber(k, v, st.EAGAIN)
+			case "pool_misses":
+				msg = checkNumber(k, v, st.PoolMisses)
 			case "by_method":
 				bm, _ := v.(map[string]any)
 				for name, n := range bm {
@@ -383,6 +403,18 @@ func (e *env) step(m map[string]any) string {
 	case "pump":
 		return e.pump(m, exp)
 	case "drain":
+		if fix.dgram {
+			// whole datagrams, whatever max says
+			total := 0
+			for {
+				n, ok := recvDatagram(fix, 0)
+				if !ok {
+					break
+				}
+				total += n
+			}
+			return check(exp, result{v: int64(total)})
+		}
 		max := int(num(m["max"], math.MaxInt32))
 		total := 0
 		for total < max {
@@ -410,6 +442,62 @@ func (e *env) step(m map[string]any) string {
 		}
 		fix.peerClosed = true
 		return check(exp, result{})
+	case "send_datagram":
+		data, err := dataOf(m["data"])
+		if err != nil {
+			return err.Error()
+		}
+		if !fix.dgram || fix.peer < 0 {
+			return "fixture " + fix.name + " is not a datagram fixture"
+		}
+		for {
+			err = syscall.Sendto(fix.peer, data, 0, nil)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		if err != nil {
+			return "send: " + err.Error()
+		}
+		return check(exp, result{v: int64(len(data))})
+	case "use_session":
+		name, _ := m["name"].(string)
+		if name == "" {
+			return "name is required"
+		}
+		for i, n := range e.names {
+			if n == name {
+				e.s = e.sessions[i]
+				return check(exp, result{})
+			}
+		}
+		ns, err := splicer.New()
+		if err != nil {
+			return "new session: " + err.Error()
+		}
+		e.sessions = append(e.sessions, ns)
+		e.names = append(e.names, name)
+		e.s = ns
+		return check(exp, result{})
+	case "pool_set":
+		key, err := poolOptionOf(m["option"])
+		if err != nil {
+			return err.Error()
+		}
+		if !isNum(m["value"]) {
+			return "value is required"
+		}
+		return check(exp, resultOf(0, splicer.SetPoolOption(key, num(m["value"], 0))))
+	case "pool_get":
+		key, err := poolOptionOf(m["option"])
+		if err != nil {
+			return err.Error()
+		}
+		return check(exp, resultOf(splicer.PoolOption(key)))
+	case "pool_stats":
+		return checkPoolStats(exp, splicer.ReadPoolStats())
+	case "pool_trim":
+		return check(exp, result{v: int64(splicer.TrimPool())})
 	case "position":
 		return check(exp, resultOf(syscall.Seek(fix.fd, 0, io.SeekCurrent)))
 	case "raw_splice":
@@ -495,10 +583,16 @@ func (e *env) pump(m map[string]any, exp any) string {
 		if ev != splicer.POLLOUT || fx == nil || fx.peer < 0 {
 			return "pump: source not readable"
 		}
-		b := readNow(fx.peer, reads[k%len(reads)])
+		got := false
+		if fx.dgram {
+			_, got = recvDatagram(fx, 0) // one whole datagram
+		} else {
+			b := readNow(fx.peer, reads[k%len(reads)])
+			fx.arrived = append(fx.arrived, b...)
+			got = len(b) > 0
+		}
 		k++
-		fx.arrived = append(fx.arrived, b...)
-		if len(b) == 0 {
+		if !got {
 			pollIn(fx.peer, 10)
 		}
 	}
@@ -510,6 +604,40 @@ func (e *env) pump(m map[string]any, exp any) string {
 	}
 	if ea, ok := m["eagain"]; ok {
 		return checkNumber("eagain", ea, uint64(eagains))
+	}
+	return ""
+}
+
+// checkPoolStats compares the pool's statistics with an expectation:
+// counters since the case began, gauges as they are now.
+func checkPoolStats(exp any, st splicer.PoolStats) string {
+	want, _ := exp.(map[string]any)
+	b := poolStart
+	fields := map[string]uint64{
+		"borrowed":    st.Borrowed - b.Borrowed,
+		"returned":    st.Returned - b.Returned,
+		"created":     st.Created - b.Created,
+		"closed":      st.Closed - b.Closed,
+		"misses":      st.Misses - b.Misses,
+		"discarded":   st.Discarded - b.Discarded,
+		"undersized":  st.Undersized - b.Undersized,
+		"in_use":      st.InUse,
+		"idle":        st.Idle,
+		"peak_in_use": st.PeakInUse,
+	}
+	for _, k := range []string{"borrowed", "returned", "created", "closed", "misses", "discarded", "undersized", "in_use", "idle", "peak_in_use"} {
+		v, ok := want[k]
+		if !ok {
+			continue
+		}
+		if msg := checkNumber(k, v, fields[k]); msg != "" {
+			return msg
+		}
+	}
+	for k := range want {
+		if _, ok := fields[k]; !ok {
+			return "unsupported pool_stats field " + k
+		}
 	}
 	return ""
 }
