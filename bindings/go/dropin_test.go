@@ -94,15 +94,24 @@ func TestFileOntoItselfTwoFiles(t *testing.T) {
 		t.Fatalf("Copy = %d, %v", n, err)
 	}
 	sameBytes(t, readAll(t, f), append(append([]byte{}, data...), data...))
-	// Same position: the ranges overlap.
+	// The destination inside the source's range: the ranges overlap.
 	h, err := os.OpenFile(f.Name(), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
+	for _, at := range []int64{0, 100} {
+		f.Seek(0, io.SeekStart)
+		h.Seek(at, io.SeekStart)
+		if n, err := splicer.Copy(h, f); !errors.Is(err, syscall.EINVAL) || n != 0 {
+			t.Fatalf("overlapping Copy (destination at %d) = %d, %v; want EINVAL", at, n, err)
+		}
+	}
+	// With a length that stays clear of the destination: a copy.
 	f.Seek(0, io.SeekStart)
-	if n, err := splicer.Copy(h, f); !errors.Is(err, syscall.EINVAL) || n != 0 {
-		t.Fatalf("overlapping Copy = %d, %v; want EINVAL", n, err)
+	h.Seek(100, io.SeekStart)
+	if n, err := splicer.CopyN(h, f, 100); err != nil || n != 100 {
+		t.Fatalf("disjoint CopyN = %d, %v", n, err)
 	}
 }
 
@@ -248,10 +257,20 @@ func TestSIGPIPEChild(t *testing.T) {
 	if os.Getenv("SPLICER_SIGPIPE_NOTIFY") != "" {
 		signal.Notify(notified, syscall.SIGPIPE)
 	}
-	src, err := os.Open(os.Getenv("SPLICER_SIGPIPE_SRC"))
-	if err != nil {
-		t.Fatal(err)
+	var src io.Reader
+	if os.Getenv("SPLICER_SIGPIPE_SRC") == "tcp" {
+		// a TCP connection with data: io.Copy splices from it
+		a, b := tcpPair(t)
+		go func() { a.Write(pattern(1 << 20)); a.Close() }()
+		src = b
+	} else {
+		f, err := os.Open(os.Getenv("SPLICER_SIGPIPE_SRC"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = f
 	}
+	var err error
 	dst := os.Stdout
 	if os.Getenv("SPLICER_SIGPIPE_STDERR") != "" {
 		dst = os.Stderr
@@ -288,11 +307,11 @@ func TestSIGPIPEOnStdout(t *testing.T) {
 	if err := os.WriteFile(srcPath, pattern(1<<20), 0600); err != nil {
 		t.Fatal(err)
 	}
-	run := func(t *testing.T, how, kind string, notify, stderr bool) (signaled bool, report string) {
+	run := func(t *testing.T, how, kind string, notify, stderr bool, src string) (signaled bool, report string) {
 		t.Helper()
 		report = filepath.Join(t.TempDir(), "report")
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSIGPIPEChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "SPLICER_SIGPIPE_COPY="+how, "SPLICER_SIGPIPE_SRC="+srcPath,
+		cmd.Env = append(os.Environ(), "SPLICER_SIGPIPE_COPY="+how, "SPLICER_SIGPIPE_SRC="+src,
 			"SPLICER_SIGPIPE_REPORT="+report)
 		if notify {
 			cmd.Env = append(cmd.Env, "SPLICER_SIGPIPE_NOTIFY=1")
@@ -340,10 +359,10 @@ func TestSIGPIPEOnStdout(t *testing.T) {
 					// killed during the copy: before it could write its
 					// report (the test framework's own "PASS" on a broken
 					// standard output would kill it later anyway)
-					if sig, rep := run(t, how, kind, false, stderr); !sig || rep != "" {
+					if sig, rep := run(t, how, kind, false, stderr, srcPath); !sig || rep != "" {
 						t.Fatalf("the copy did not end the child with SIGPIPE (killed=%v, report %q)", sig, rep)
 					}
-					sig, rep := run(t, how, kind, true, stderr)
+					sig, rep := run(t, how, kind, true, stderr, srcPath)
 					if sig || !strings.Contains(rep, "epipe=true signal=broken pipe") {
 						t.Fatalf("with signal.Notify: killed=%v, report %q; want the EPIPE error and the signal", sig, rep)
 					}
@@ -351,6 +370,21 @@ func TestSIGPIPEOnStdout(t *testing.T) {
 			}
 		}
 	}
+	// From a TCP connection, io.Copy splices into standard output, a
+	// path that skips os.File's rule: the program gets EPIPE and carries
+	// on.  splicer applies the rule whatever the source (a difference
+	// listed in the README), so `prog | head` ends the program.
+	t.Run("tcp-source", func(t *testing.T) {
+		// (the child survives the copy and writes its report; the test
+		// framework's own "PASS" on the broken standard output kills it
+		// afterwards)
+		if _, rep := run(t, "io", "pipe", false, false, "tcp"); !strings.Contains(rep, "epipe=true") {
+			t.Fatalf("io.Copy from TCP: report %q; want EPIPE and no SIGPIPE during the copy", rep)
+		}
+		if sig, rep := run(t, "splicer", "pipe", false, false, "tcp"); !sig || rep != "" {
+			t.Fatalf("splicer.Copy from TCP: killed=%v, report %q; want SIGPIPE", sig, rep)
+		}
+	})
 }
 
 // A copy to a broken pipe that is not standard output or error returns

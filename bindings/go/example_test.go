@@ -101,3 +101,32 @@ func ExampleSession_WriteBuf() {
 	fmt.Println(written, err, string(got))
 	// Output: 17 <nil> page-backed bytes
 }
+
+// The pipe pool is shared by every transfer of the process: a proxy caps
+// it, and a batch that finds no pipe goes through read/write instead.
+func ExampleSetPoolLimits() {
+	oldPipes, oldIdle := splicer.PoolLimits()
+	defer splicer.SetPoolLimits(oldPipes, oldIdle)
+
+	if err := splicer.SetPoolLimits(8, 4); err != nil {
+		log.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	defer w.Close()
+	a, b, _ := os.Pipe()
+	defer a.Close()
+	go func() { w.WriteString("through the pool\n"); w.Close() }()
+	// pipe -> pipe splices directly: no pool pipe needed
+	go func() { splicer.Copy(b, r); b.Close() }()
+	out, _ := io.ReadAll(a)
+	st := splicer.ReadPoolStats()
+	fmt.Print(string(out), st.InUse, " pipes in use\n")
+	if err := splicer.SetPoolLimits(-1, 0); errors.Is(err, syscall.EINVAL) {
+		fmt.Println("a negative cap is EINVAL")
+	}
+	// Output:
+	// through the pool
+	// 0 pipes in use
+	// a negative cap is EINVAL
+}

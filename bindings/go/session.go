@@ -8,6 +8,11 @@
 // A Session gives control over options, offsets, fan-out (Tee), progress
 // and statistics.
 //
+// Bytes that travel through a kernel pipe use pipes from one pool shared
+// by the process, borrowed for each batch and given back the moment it is
+// delivered, so idle sessions and parked copies hold no pipe (see
+// SetPoolLimits, ReadPoolStats, WithPool).
+//
 // Transfers cooperate with the Go runtime the way net and os do: the
 // kernel is asked never to block, and a goroutine whose socket or pipe is
 // not ready parks on the runtime's network poller inside the connection's
