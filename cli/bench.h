@@ -47,6 +47,8 @@ struct contender {
   int method;      /* KIND_SPLICER: enum splicer_method, NONE = auto;
                       KIND_BARE: the splicer method the loop stands for */
   int bare;        /* KIND_BARE: enum bare_loop */
+  bool own_pipes;  /* KIND_SPLICER: SPLICER_OPT_POOL 0 (the session's own
+                      pipes, as before the pipe pool) */
   const char *cmd; /* KIND_PEER: shell command with {in} {out} {tee} */
 };
 
@@ -58,7 +60,10 @@ struct result {
   char error[160];
   int runs;
   double best_wall, best_cpu; /* seconds, best of the runs */
+  double best_thread_cpu;     /* the copying thread's own CPU (in-process
+                                 contenders); < 0 for a spawned peer */
   double gbps, gb_per_cpu;    /* derived from the bests */
+  double gb_per_thread_cpu;   /* < 0 when not measured */
   double syscalls_per_gib;    /* < 0 when not counted */
   int method_used;            /* KIND_SPLICER: method that moved most */
 };

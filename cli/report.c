@@ -73,6 +73,11 @@ int report_json(const char *path, const struct bench_env *env,
               ", \"runs\": %d, \"wall_s\": %.6f, \"cpu_s\": %.6f, "
               "\"gbps\": %.4f, \"gb_per_cpu_s\": %.4f",
               x->runs, x->best_wall, x->best_cpu, x->gbps, x->gb_per_cpu);
+      if (x->gb_per_thread_cpu > 0)
+        fprintf(f, ", \"thread_cpu_s\": %.6f, \"gb_per_thread_cpu_s\": %.4f",
+                x->best_thread_cpu, x->gb_per_thread_cpu);
+      else
+        fprintf(f, ", \"thread_cpu_s\": null, \"gb_per_thread_cpu_s\": null");
       if (x->syscalls_per_gib >= 0)
         fprintf(f, ", \"syscalls_per_gib\": %.1f", x->syscalls_per_gib);
       else

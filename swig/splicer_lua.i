@@ -18,7 +18,8 @@
  *   - an fd argument is a number, an io library file (its FILE* is flushed
  *     and its fileno used) or any object with a getfd() method (LuaSocket);
  *   - out-parameters are results: session_new() returns the session,
- *     wait() returns fd, events, progress_get()/stats_get() return tables.
+ *     wait() returns fd, events, progress_get()/stats_get()/
+ *     pool_stats_get() return tables, pool_get() returns the value.
  */
 %module splicer_core
 
@@ -281,7 +282,8 @@ static void splicer_lua_release(lua_State *L, int idx) {
 /* Functions whose status is replaced by their out-parameters. */
 %typemap(out) int splicer_session_new, int splicer_session_get,
               int splicer_wait, int splicer_progress_get,
-              int splicer_stats_get, int splicer_buf_new %{
+              int splicer_stats_get, int splicer_buf_new,
+              int splicer_pool_get, int splicer_pool_stats_get %{
   if ($1 < 0)
     return splicer_lua_fail(L, (int)$1);
 %}
@@ -341,8 +343,30 @@ static void splicer_lua_release(lua_State *L, int idx) {
       lua_setfield(L, -2, splicer_method_name(m));
     }
     lua_setfield(L, -2, "bytes_by_method");
+    splicer_lua_push_u64(L, temp$argnum.pool_misses); lua_setfield(L, -2, "pool_misses");
     SWIG_arg++;
   }
+%}
+
+/* The pipe pool's statistics: a table of its ten fields. */
+%typemap(in, numinputs=0) (splicer_pool_stats *out, size_t size) (splicer_pool_stats temp) %{
+  memset(&temp, 0, sizeof temp);
+  $1 = &temp;
+  $2 = sizeof temp;
+%}
+%typemap(argout) (splicer_pool_stats *out, size_t size) %{
+  lua_createtable(L, 0, 10);
+  splicer_lua_push_u64(L, temp$argnum.borrowed);    lua_setfield(L, -2, "borrowed");
+  splicer_lua_push_u64(L, temp$argnum.returned);    lua_setfield(L, -2, "returned");
+  splicer_lua_push_u64(L, temp$argnum.created);     lua_setfield(L, -2, "created");
+  splicer_lua_push_u64(L, temp$argnum.closed);      lua_setfield(L, -2, "closed");
+  splicer_lua_push_u64(L, temp$argnum.misses);      lua_setfield(L, -2, "misses");
+  splicer_lua_push_u64(L, temp$argnum.in_use);      lua_setfield(L, -2, "in_use");
+  splicer_lua_push_u64(L, temp$argnum.idle);        lua_setfield(L, -2, "idle");
+  splicer_lua_push_u64(L, temp$argnum.peak_in_use); lua_setfield(L, -2, "peak_in_use");
+  splicer_lua_push_u64(L, temp$argnum.discarded);   lua_setfield(L, -2, "discarded");
+  splicer_lua_push_u64(L, temp$argnum.undersized);  lua_setfield(L, -2, "undersized");
+  SWIG_arg++;
 %}
 
 /* ---- arrays in ---------------------------------------------------------- */
@@ -418,5 +442,9 @@ static void splicer_lua_release(lua_State *L, int idx) {
   $action
   splicer_lua_release(L, 1);
 %}
+
+/* The pool's statistics travel as a table (above), not as a proxy object;
+ * splicer.i is shared with the other languages, so the %ignore is here. */
+%ignore splicer_pool_stats;
 
 %include "splicer.i"

@@ -30,8 +30,8 @@ local M = {}
 M.version = core.version_string()
 M.version_number = core.version_number()
 
--- Constants without their SPLICER_ prefix: OPT_*, METHOD_*, F_*, OFF_CUR,
--- TO_EOF, TEE_MAX, VERSION_*.
+-- Constants without their SPLICER_ prefix: OPT_*, POOL_*, METHOD_*, F_*,
+-- OFF_CUR, TO_EOF, TEE_MAX, VERSION_*.
 for k, v in pairs(core) do
   if type(k) == "string" and k:match("^[A-Z][A-Z0-9_]*$") and k ~= "POLLIN" and k ~= "POLLOUT" then
     M[k] = v
@@ -103,8 +103,9 @@ local option_id = {
   fallback = core.OPT_FALLBACK,
   methods = core.OPT_METHODS,   -- a list of method names, or a bitmask
   sigpipe = core.OPT_SIGPIPE,
+  pool = core.OPT_POOL,         -- false: the session keeps pipes of its own
 }
-local boolean_option = { nonblock = true, fallback = true, sigpipe = true }
+local boolean_option = { nonblock = true, fallback = true, sigpipe = true, pool = true }
 
 -- An option is named as in splicer.session{}, or given by its number
 -- (splicer.OPT_*), which is passed to the C library as it is.
@@ -120,7 +121,9 @@ local function check(self)
   if closed[self] then error("splicer: attempt to use a closed session", 3) end
 end
 
---- splicer.session{pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=}
+--- splicer.session{pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=,
+-- pool=}: pool = false makes a session that creates and keeps pipes of its
+-- own instead of borrowing them from splicer.pool for each batch.
 -- @return the session, or nil, message, errno_name.
 function M.session(opts)
   if opts ~= nil and type(opts) ~= "table" then error("splicer.session: options table expected", 2) end
@@ -137,8 +140,8 @@ function M.session(opts)
   return self
 end
 
---- s:set(name, value): booleans for nonblock/fallback/sigpipe, a list of
--- method names for methods.  @return true, or nil, message, errno_name.
+--- s:set(name, value): booleans for nonblock/fallback/sigpipe/pool, a list
+-- of method names for methods.  @return true, or nil, message, errno_name.
 function Session:set(name, value)
   check(self)
   local id, msg0, err0 = option(name)
@@ -256,7 +259,9 @@ function Session:progress()
   return p
 end
 
---- s:stats() @return {bytes, syscalls, fallbacks, eagain, bytes_by_method}.
+--- s:stats() @return {bytes, syscalls, fallbacks, eagain, bytes_by_method,
+-- pool_misses} (pool_misses: batches done by read/write because the pool
+-- had no pipe to lend).
 Session.stats = core.stats_get
 
 --- s:close(): free the session and its pipes; the caller's fds stay open.
@@ -335,6 +340,65 @@ end
 
 M.Session, M.Buf = Session, Buf
 M.session_metatable = session_mt
+
+-- ---------------------------------------------------------------------------
+-- The process-wide pipe pool
+--
+-- A staged transfer (socket to socket, a tee, a buffer to a socket) borrows
+-- its pipe from one pool shared by the whole process for each batch, and
+-- gives it back as soon as the batch is delivered: an idle session holds no
+-- pipe.  A pipe holding bytes is never lent again (a session closed or
+-- aborted with bytes pending closes it).  When the pool has no pipe to lend
+-- a batch goes through read/write, counted in misses.  Options:
+--   max_pipes  most pipes in existence, borrowed + idle (0 .. 2^20; 0: every
+--              batch by read/write; default from fs.pipe-user-pages-soft)
+--   max_idle   most empty pipes kept (0 .. 2^20; default 32)
+--   pipe_size  bytes asked for each new pipe (4096 .. 2^30; default 256 KiB)
+
+local pool_option_id = {
+  max_pipes = core.POOL_MAX_PIPES,
+  max_idle = core.POOL_MAX_IDLE,
+  pipe_size = core.POOL_PIPE_SIZE,
+}
+
+local function pool_option(name)
+  if type(name) == "number" then return name end
+  local id = pool_option_id[name]
+  if not id then return nil, "unknown pool option '" .. tostring(name) .. "'", "EINVAL" end
+  return id
+end
+
+local pool = {}
+
+--- splicer.pool.set(name, value): name is "max_pipes", "max_idle",
+-- "pipe_size" or a number (splicer.POOL_*).  Safe while transfers run.
+-- @return true, or nil, message, errno_name ("EINVAL": out of range).
+function pool.set(name, value)
+  local id, msg, err = pool_option(name)
+  if not id then return nil, msg, err end
+  local r, msg2, err2 = core.pool_set(id, value)
+  if not r then return nil, msg2, err2 end
+  return true
+end
+
+--- splicer.pool.get(name) @return the value in effect (max_pipes: the
+-- derived default until set), or nil, message, errno_name.
+function pool.get(name)
+  local id, msg, err = pool_option(name)
+  if not id then return nil, msg, err end
+  return core.pool_get(id)
+end
+
+--- splicer.pool.stats() @return {borrowed, returned, created, closed,
+-- misses, discarded, undersized (counted since the process started),
+-- in_use, idle, peak_in_use (as they are now)}.
+pool.stats = core.pool_stats_get
+
+--- splicer.pool.trim(): close every idle pipe and restart peak_in_use.
+-- @return how many pipes were closed.
+pool.trim = core.pool_trim
+
+M.pool = pool
 
 -- ---------------------------------------------------------------------------
 -- One-shot convenience: splicer.copy(src, dst [, len]) on a shared session.

@@ -2960,9 +2960,6 @@ SWIGINTERN int SWIG_lua_isnilstring(lua_State *L, int idx) {
   return ret;
 }
 
-
-#include <string.h>
-
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -3270,7 +3267,6 @@ static int _wrap_pool_get(lua_State* L) {
   
   if (result < 0)
   return splicer_lua_fail(L, (int)result);
-  lua_pushinteger(L, (lua_Integer)result); SWIG_arg++;
   
   splicer_lua_push_i64(L, temp2); SWIG_arg++; 
   return SWIG_arg;
@@ -3281,652 +3277,37 @@ static int _wrap_pool_get(lua_State* L) {
 }
 
 
-static int _wrap_pool_stats_borrowed_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::borrowed",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::borrowed",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_borrowed_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->borrowed = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_borrowed_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::borrowed",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::borrowed",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_borrowed_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->borrowed);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_returned_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::returned",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::returned",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_returned_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->returned = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_returned_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::returned",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::returned",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_returned_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->returned);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_created_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::created",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::created",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_created_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->created = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_created_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::created",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::created",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_created_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->created);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_closed_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::closed",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::closed",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_closed_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->closed = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_closed_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::closed",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::closed",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_closed_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->closed);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_misses_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::misses",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::misses",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_misses_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->misses = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_misses_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::misses",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::misses",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_misses_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->misses);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_in_use_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::in_use",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::in_use",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_in_use_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->in_use = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_in_use_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::in_use",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::in_use",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_in_use_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->in_use);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_idle_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::idle",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::idle",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_idle_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->idle = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_idle_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::idle",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::idle",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_idle_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->idle);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_peak_in_use_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::peak_in_use",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::peak_in_use",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_peak_in_use_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->peak_in_use = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_peak_in_use_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::peak_in_use",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::peak_in_use",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_peak_in_use_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->peak_in_use);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_discarded_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::discarded",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::discarded",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_discarded_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->discarded = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_discarded_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::discarded",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::discarded",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_discarded_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->discarded);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_undersized_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::undersized",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::undersized",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_undersized_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  arg2 = splicer_lua_check_nonneg(L, 2, UINT64_MAX); 
-  if (arg1) (arg1)->undersized = arg2;
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_undersized_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t result;
-  
-  SWIG_check_num_args("splicer_pool_stats::undersized",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::undersized",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_undersized_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result =  ((arg1)->undersized);
-  {
-    uint64_t * resultptr;
-    resultptr = (uint64_t *) malloc(sizeof(uint64_t));
-    memmove(resultptr, &result, sizeof(uint64_t));
-    SWIG_NewPointerObj(L,(void *) resultptr,SWIGTYPE_p_uint64_t,1); SWIG_arg++;
-  }
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_reserved_set(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t *arg2 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::reserved",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::reserved",1,"splicer_pool_stats *");
-  if(!SWIG_isptrtype(L,2)) SWIG_fail_arg("splicer_pool_stats::reserved",2,"uint64_t [6]");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_reserved_set",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,2,(void**)&arg2,SWIGTYPE_p_uint64_t,0))){
-    SWIG_fail_ptr("pool_stats_reserved_set",2,SWIGTYPE_p_uint64_t);
-  }
-  
-  {
-    size_t ii;
-    uint64_t *b = (uint64_t *) arg1->reserved;
-    for (ii = 0; ii < (size_t)6; ii++) b[ii] = *((uint64_t *) arg2 + ii);
-  }
-  
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_pool_stats_reserved_get(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
-  uint64_t *result = 0 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::reserved",1,1)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats::reserved",1,"splicer_pool_stats *");
-  
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_reserved_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
-  
-  result = (uint64_t *)(uint64_t *) ((arg1)->reserved);
-  SWIG_NewPointerObj(L,result,SWIGTYPE_p_uint64_t,0); SWIG_arg++; 
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static int _wrap_new_pool_stats(lua_State* L) {
-  int SWIG_arg = 0;
-  splicer_pool_stats *result = 0 ;
-  
-  SWIG_check_num_args("splicer_pool_stats::splicer_pool_stats",0,0)
-  result = (splicer_pool_stats *)calloc(1, sizeof(splicer_pool_stats));
-  SWIG_NewPointerObj(L,result,SWIGTYPE_p_splicer_pool_stats,1); SWIG_arg++; 
-  return SWIG_arg;
-  
-  fail: SWIGUNUSED;
-  lua_error(L);
-  return 0;
-}
-
-
-static void swig_delete_pool_stats(void *obj) {
-splicer_pool_stats *arg1 = (splicer_pool_stats *) obj;
-free((char *) arg1);
-}
-static int _proxy__wrap_new_pool_stats(lua_State *L) {
-    assert(lua_istable(L,1));
-    lua_pushcfunction(L,_wrap_new_pool_stats);
-    assert(!lua_isnil(L,-1));
-    lua_replace(L,1); /* replace our table with real constructor */
-    lua_call(L,lua_gettop(L)-1,1);
-    return 1;
-}
-static swig_lua_attribute swig_pool_stats_attributes[] = {
-    { "borrowed", _wrap_pool_stats_borrowed_get, _wrap_pool_stats_borrowed_set },
-    { "returned", _wrap_pool_stats_returned_get, _wrap_pool_stats_returned_set },
-    { "created", _wrap_pool_stats_created_get, _wrap_pool_stats_created_set },
-    { "closed", _wrap_pool_stats_closed_get, _wrap_pool_stats_closed_set },
-    { "misses", _wrap_pool_stats_misses_get, _wrap_pool_stats_misses_set },
-    { "in_use", _wrap_pool_stats_in_use_get, _wrap_pool_stats_in_use_set },
-    { "idle", _wrap_pool_stats_idle_get, _wrap_pool_stats_idle_set },
-    { "peak_in_use", _wrap_pool_stats_peak_in_use_get, _wrap_pool_stats_peak_in_use_set },
-    { "discarded", _wrap_pool_stats_discarded_get, _wrap_pool_stats_discarded_set },
-    { "undersized", _wrap_pool_stats_undersized_get, _wrap_pool_stats_undersized_set },
-    { "reserved", _wrap_pool_stats_reserved_get, _wrap_pool_stats_reserved_set },
-    {0,0,0}
-};
-static swig_lua_method swig_pool_stats_methods[]= {
-    {0,0}
-};
-static swig_lua_method swig_pool_stats_meta[] = {
-    {0,0}
-};
-
-static swig_lua_attribute swig_pool_stats_Sf_SwigStatic_attributes[] = {
-    {0,0,0}
-};
-static swig_lua_const_info swig_pool_stats_Sf_SwigStatic_constants[]= {
-    {0,0,0,0,0,0}
-};
-static swig_lua_method swig_pool_stats_Sf_SwigStatic_methods[]= {
-    {0,0}
-};
-static swig_lua_class* swig_pool_stats_Sf_SwigStatic_classes[]= {
-    0
-};
-
-static swig_lua_namespace swig_pool_stats_Sf_SwigStatic = {
-    "pool_stats",
-    swig_pool_stats_Sf_SwigStatic_methods,
-    swig_pool_stats_Sf_SwigStatic_attributes,
-    swig_pool_stats_Sf_SwigStatic_constants,
-    swig_pool_stats_Sf_SwigStatic_classes,
-    0
-};
-static swig_lua_class *swig_pool_stats_bases[] = {0};
-static const char *swig_pool_stats_base_names[] = {0};
-static swig_lua_class _wrap_class_pool_stats = { "pool_stats", "pool_stats", &SWIGTYPE_p_splicer_pool_stats,_proxy__wrap_new_pool_stats, swig_delete_pool_stats, swig_pool_stats_methods, swig_pool_stats_attributes, &swig_pool_stats_Sf_SwigStatic, swig_pool_stats_meta, swig_pool_stats_bases, swig_pool_stats_base_names };
-
 static int _wrap_pool_stats_get(lua_State* L) {
   int SWIG_arg = 0;
   splicer_pool_stats *arg1 = (splicer_pool_stats *) 0 ;
   size_t arg2 ;
+  splicer_pool_stats temp1 ;
   int result;
   
-  SWIG_check_num_args("splicer_pool_stats_get",2,2)
-  if(!SWIG_isptrtype(L,1)) SWIG_fail_arg("splicer_pool_stats_get",1,"splicer_pool_stats *");
   
-  if (!SWIG_IsOK(SWIG_ConvertPtr(L,1,(void**)&arg1,SWIGTYPE_p_splicer_pool_stats,0))){
-    SWIG_fail_ptr("pool_stats_get",1,SWIGTYPE_p_splicer_pool_stats);
-  }
+  memset(&temp1, 0, sizeof temp1);
+  arg1 = &temp1;
+  arg2 = sizeof temp1;
   
-  arg2 = (size_t)splicer_lua_check_nonneg(L, 2, SIZE_MAX); 
+  SWIG_check_num_args("splicer_pool_stats_get",0,0)
   result = (int)splicer_pool_stats_get(arg1,arg2);
   
   if (result < 0)
   return splicer_lua_fail(L, (int)result);
-  lua_pushinteger(L, (lua_Integer)result); SWIG_arg++;
+  
+  
+  lua_createtable(L, 0, 10);
+  splicer_lua_push_u64(L, temp1.borrowed);    lua_setfield(L, -2, "borrowed");
+  splicer_lua_push_u64(L, temp1.returned);    lua_setfield(L, -2, "returned");
+  splicer_lua_push_u64(L, temp1.created);     lua_setfield(L, -2, "created");
+  splicer_lua_push_u64(L, temp1.closed);      lua_setfield(L, -2, "closed");
+  splicer_lua_push_u64(L, temp1.misses);      lua_setfield(L, -2, "misses");
+  splicer_lua_push_u64(L, temp1.in_use);      lua_setfield(L, -2, "in_use");
+  splicer_lua_push_u64(L, temp1.idle);        lua_setfield(L, -2, "idle");
+  splicer_lua_push_u64(L, temp1.peak_in_use); lua_setfield(L, -2, "peak_in_use");
+  splicer_lua_push_u64(L, temp1.discarded);   lua_setfield(L, -2, "discarded");
+  splicer_lua_push_u64(L, temp1.undersized);  lua_setfield(L, -2, "undersized");
+  SWIG_arg++;
   
   return SWIG_arg;
   
@@ -4270,6 +3651,7 @@ static int _wrap_stats_get(lua_State* L) {
       lua_setfield(L, -2, splicer_method_name(m));
     }
     lua_setfield(L, -2, "bytes_by_method");
+    splicer_lua_push_u64(L, temp2.pool_misses); lua_setfield(L, -2, "pool_misses");
     SWIG_arg++;
   }
   
@@ -4699,7 +4081,6 @@ static swig_lua_method swig_SwigModule_methods[]= {
 static swig_lua_class* swig_SwigModule_classes[]= {
 &_wrap_class_session,
 &_wrap_class_buf,
-&_wrap_class_pool_stats,
     0
 };
 static swig_lua_namespace* swig_SwigModule_namespaces[] = {
@@ -4727,7 +4108,7 @@ static swig_type_info _swigt__p_p_splicer_buf = {"_p_p_splicer_buf", "splicer_bu
 static swig_type_info _swigt__p_p_splicer_session = {"_p_p_splicer_session", "splicer_session **|struct splicer_session **", 0, 0, (void*)0, 0};
 static swig_type_info _swigt__p_short = {"_p_short", "short *", 0, 0, (void*)0, 0};
 static swig_type_info _swigt__p_splicer_buf = {"_p_splicer_buf", "splicer_buf *|struct splicer_buf *", 0, 0, (void*)&_wrap_class_buf, 0};
-static swig_type_info _swigt__p_splicer_pool_stats = {"_p_splicer_pool_stats", "splicer_pool_stats *", 0, 0, (void*)&_wrap_class_pool_stats, 0};
+static swig_type_info _swigt__p_splicer_pool_stats = {"_p_splicer_pool_stats", "splicer_pool_stats *", 0, 0, (void*)0, 0};
 static swig_type_info _swigt__p_splicer_progress = {"_p_splicer_progress", "splicer_progress *", 0, 0, (void*)0, 0};
 static swig_type_info _swigt__p_splicer_session = {"_p_splicer_session", "splicer_session *|struct splicer_session *", 0, 0, (void*)&_wrap_class_session, 0};
 static swig_type_info _swigt__p_splicer_stats = {"_p_splicer_stats", "splicer_stats *", 0, 0, (void*)0, 0};

@@ -26,7 +26,14 @@ grep -qE '^test result:' "$log" || { fail=$((fail + 1)); tail -n 30 "$log"; }
 # the benchmark harness runs (tiny sizes: a smoke test, not a measurement)
 check bench-smoke cargo run --quiet -p splicer-bench -- --mib 4 --reps 1
 check doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
-check package cargo package --workspace --exclude splicer-conformance --exclude splicer-bench --exclude splicer-regen --allow-dirty
+# cargo package --workspace builds each crate against the others through a
+# local registry, whose sources cargo extracts, and compiles, once per name
+# and version: what an earlier run left (another splicer-sys 0.1.0) would be
+# used instead of this one, so both go
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/splicer-sys-*
+pkg_target=$(mktemp -d)
+check package cargo package --workspace --exclude splicer-conformance --exclude splicer-bench --exclude splicer-regen --allow-dirty --target-dir "$pkg_target"
+rm -rf "$pkg_target"
 # outside the repository: a path dependency, no libclang (bindings are checked in)
 out=$(mktemp -d)
 mkdir -p "$out/src"

@@ -26,6 +26,9 @@
  * From a datagram source each datagram read is written as one. */
 #define SPLICER_DGRAM_SIZE (32 * 1024)
 #define SPLICER_DGRAM_MIN 256
+/* A file to a TCP socket moves through a pool pipe (splice_pipe) rather
+ * than sendfile when more than this is to go (see chain_file_tcp_bulk). */
+#define SPLICER_BULK_TCP (1 << 20)
 
 #define SPLICER_ALL_METHODS                                                    \
   ((1u << SPLICER_METHOD_COUNT) - 1u - (1u << SPLICER_METHOD_NONE))
@@ -112,6 +115,7 @@ struct splicer_session {
   bool src_eof;
   int method;
   uint32_t tried; /* methods abandoned during this transfer */
+  bool bulk_tcp;  /* a file to a TCP socket, more than SPLICER_BULK_TCP */
   struct endpoint src;
   struct destination dst[SPLICER_TEE_MAX];
   size_t n_dst;
@@ -145,6 +149,8 @@ void splicer__end_transfer(splicer_session *s);
 /* transfer.c */
 int splicer__classify(int fd, struct endpoint *ep);
 int splicer__first_method(const splicer_session *s, uint32_t tried);
+bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
+                       uint64_t len);
 int64_t splicer__step(splicer_session *s);
 
 /* pool.c: every lent pipe has the pool's capacity; -ENOBUFS is a miss */

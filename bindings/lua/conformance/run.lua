@@ -115,7 +115,14 @@ end
 local option_name = {
   PIPE_SIZE = "pipe_size", CHUNK = "chunk", NONBLOCK = "nonblock",
   FALLBACK = "fallback", METHODS = "methods", SIGPIPE = "sigpipe",
+  POOL = "pool",
 }
+
+local pool_option_name = { MAX_PIPES = "max_pipes", MAX_IDLE = "max_idle", PIPE_SIZE = "pipe_size" }
+local function pool_option(v)
+  if type(v) == "number" then return v end
+  return pool_option_name[v] or fail("bad pool option " .. tostring(v))
+end
 
 -- a number expectation: exact integer or {min, max}
 local function number_ok(expect, got)
@@ -173,7 +180,17 @@ local function setup_fixture(c, f)
   c.fixtures[f.name] = x
   c.order[#c.order + 1] = x
   local kind = f.kind
-  if kind == "file" then
+  if kind == "file" and f.same_as then
+    -- another fd of an earlier file fixture's file (unlinked once, by it)
+    local o = c.fixtures[f.same_as]
+    if not o or o == x or o.kind ~= "file" or not o.path then
+      fail("setup: same_as " .. tostring(f.same_as) .. " is not an earlier file fixture")
+    end
+    x.path, x.shares_file = o.path, true
+    x.mode = f.mode or "rw"
+    x.fd = must(fx.reopen(x.path, x.mode, f.append))
+    if f.pos then must(fx.lseek(x.fd, f.pos, "set")) end
+  elseif kind == "file" then
     local dir = rundir
     if f.tmpfs then
       dir = new_path() .. ".mnt"
@@ -207,6 +224,12 @@ local function setup_fixture(c, f)
     x.fd, x.peer = a, b
     if f.sndbuf then must(fx.set_bufsize(a, "snd", f.sndbuf)) end
     if f.rcvbuf then must(fx.set_bufsize(b, "rcv", f.rcvbuf)) end
+  elseif kind == "udp_pair" or kind == "unix_dgram_pair" then
+    local a, b
+    if kind == "udp_pair" then a, b = must(fx.udp_pair()) else a, b = must(fx.socketpair("dgram")) end
+    x.fd, x.peer, x.dgram, x.max_datagram = a, b, true, 0
+    if f.sndbuf then must(fx.set_bufsize(a, "snd", f.sndbuf)) end
+    if f.rcvbuf then must(fx.set_bufsize(b, "rcv", f.rcvbuf)) end
   elseif kind == "dev_null" then
     x.fd = must(fx.reopen("/dev/null", "rw"))
   elseif kind == "dev_zero" then
@@ -219,11 +242,18 @@ local function setup_fixture(c, f)
     fail("unsupported fixture kind " .. tostring(kind))
   end
 
-  if x.peer then
-    if f.data then must(fx.write_all(x.peer, data_bytes(f.data))) end
+  if x.peer and not x.dgram then   -- datagrams are sent by steps
+    if f.data then
+      local bytes = data_bytes(f.data)
+      must(fx.write_all(x.peer, bytes))
+      if kind == "tcp" then fx.tcp_wait_bytes(x.fd, #bytes) end
+    end
     if f.eof then
       if kind == "pipe" then fx.close(x.peer); x.peer = nil
-      else must(fx.shutdown(x.peer, "w")) end
+      else
+        must(fx.shutdown(x.peer, "w"))
+        if kind == "tcp" then fx.tcp_wait_fin(x.fd) end
+      end
     end
     if f.peer_closed and x.peer then fx.close(x.peer); x.peer = nil end
     if f.reader and x.peer then
@@ -245,6 +275,28 @@ local function fixture(c, name)
 end
 
 local function fd(c, name) return fixture(c, name).fd end
+
+-- One whole datagram the peer receives within timeout_ms, appended to what
+-- arrived; nil when none came.
+local function recv_datagram(x, timeout_ms)
+  local d = fx.recv_datagram(x.peer, timeout_ms)
+  if d == nil then return nil end
+  if #d > x.max_datagram then x.max_datagram = #d end
+  x.arrived[#x.arrived + 1] = d
+  return #d
+end
+
+-- Whole datagrams the peer can receive now (all, or one with once).
+local function drain_datagrams(x, once)
+  local total = 0
+  while true do
+    local n = recv_datagram(x, 0)
+    if not n then break end
+    total = total + n
+    if once then break end
+  end
+  return total
+end
 
 -- ---------------------------------------------------------------------------
 -- ops
@@ -386,9 +438,17 @@ function ops.pump(c, st)
       if not wfd then fail("pump: wait failed: " .. tostring(werr)) end
       local x = fixture_of_fd(c, wfd)
       if ev == "w" and x and x.peer then
-        local got = fx.read_now(x.peer, reads[k % #reads + 1])
+        local n
+        if x.dgram then
+          n = drain_datagrams(x, true)
+        else
+          local got = fx.read_now(x.peer, reads[k % #reads + 1])
+          x.arrived[#x.arrived + 1] = got
+          n = #got
+        end
         k = k + 1
-        x.arrived[#x.arrived + 1] = got
+        -- a stack that moves data on a timer (TCP acks) catches up
+        if n == 0 then fx.poll(x.peer, "r", 10) end
       elseif ev == "w" and x and x.reader then
         fx.poll(wfd, "w", 1000)   -- its concurrent reader makes room
       else
@@ -407,6 +467,7 @@ end
 function ops.drain(c, st)
   local x = fixture(c, st.fixture)
   if not x.peer then fail("drain: " .. st.fixture .. " has no peer") end
+  if x.dgram then return drain_datagrams(x, false) end
   local got = fx.read_now(x.peer, st.max or 1e15)
   x.arrived[#x.arrived + 1] = got
   return #got
@@ -415,13 +476,55 @@ end
 function ops.write_peer(c, st)
   local x = fixture(c, st.fixture)
   if not x.peer then fail("write_peer: " .. st.fixture .. " has no peer") end
-  return fx.write_all(x.peer, data_bytes(st.data))
+  local bytes = data_bytes(st.data)
+  local before = x.kind == "tcp" and fx.tcp_queued(x.fd) or -1
+  local n, msg, name = fx.write_all(x.peer, bytes)
+  if n and before >= 0 then fx.tcp_wait_bytes(x.fd, before + #bytes) end
+  return n, msg, name
 end
 
 function ops.close_peer(c, st)
   local x = fixture(c, st.fixture)
   if x.peer then fx.close(x.peer); x.peer = nil end
   return 0
+end
+
+function ops.send_datagram(c, st)
+  local x = fixture(c, st.fixture)
+  if not x.dgram then fail("send_datagram: " .. st.fixture .. " is not a datagram fixture") end
+  local n, msg, err = fx.send_datagram(x.peer, data_bytes(st.data))
+  if not n then fail("send_datagram: " .. tostring(msg) .. " (" .. tostring(err) .. ")") end
+  return n
+end
+
+function ops.use_session(c, st)
+  if type(st.name) ~= "string" then fail("use_session: name is required") end
+  for _, e in ipairs(c.sessions) do
+    if e.name == st.name then c.s = e.s; return 0 end
+  end
+  local s, msg, err = splicer.session()
+  if not s then fail("use_session: " .. tostring(msg) .. " (" .. tostring(err) .. ")") end
+  c.sessions[#c.sessions + 1] = { name = st.name, s = s }
+  c.s = s
+  return 0
+end
+
+function ops.pool_set(c, st) return as_result(splicer.pool.set(pool_option(st.option), st.value)) end
+function ops.pool_get(c, st) return splicer.pool.get(pool_option(st.option)) end
+function ops.pool_trim() return splicer.pool.trim() end
+
+-- counters since the case began; gauges as they are now
+local pool_gauge = { in_use = true, idle = true, peak_in_use = true }
+function ops.pool_stats(c, st)
+  local now, msg, err = splicer.pool.stats()
+  if not now then return nil, msg, err end
+  local got = {}
+  for k, v in pairs(now) do got[k] = pool_gauge[k] and v or v - c.pool_start[k] end
+  for k in pairs(st.expect or {}) do
+    if got[k] == nil then fail("pool_stats: unknown field " .. tostring(k)) end
+  end
+  if st.expect then check_fields("pool_stats", st.expect, got) end
+  return NAN_OK
 end
 
 function ops.position(c, st) return fx.lseek(fd(c, st.fixture), 0, "cur") end
@@ -463,7 +566,8 @@ function ops.set_pipe_size(c, st) return splicer.set_pipe_size(fd(c, st.fixture)
 -- one case
 
 local function finish(c)
-  if c.s then c.s:close() end
+  -- main first, then the others in the order use_session made them
+  for _, e in ipairs(c.sessions) do e.s:close() end
   local contents = {}
   local wanted = {}
   for _, a in ipairs(c.case.arrived or {}) do wanted[a.fixture] = true end
@@ -492,6 +596,9 @@ local function finish(c)
       x.arrived[#x.arrived + 1] = h and h:read("*a") or ""
       if h then h:close() end
       os.remove(x.reader_path)
+    elseif x.peer and x.dgram then
+      -- no end of file: until nothing arrives for 50 ms
+      while recv_datagram(x, 50) do end
     elseif x.peer and wanted[x.name] then
       while true do
         local s = fx.read(x.peer, 1048576)
@@ -499,23 +606,37 @@ local function finish(c)
         x.arrived[#x.arrived + 1] = s
       end
     end
-    if contents[x.name] == nil and (x.kind == "pipe" or x.kind == "socketpair" or x.kind == "tcp") then
+    if contents[x.name] == nil and (x.kind == "pipe" or x.kind == "socketpair" or x.kind == "tcp" or x.dgram) then
       contents[x.name] = table.concat(x.arrived)
     end
   end
   for _, x in ipairs(c.order) do
     if x.peer then fx.close(x.peer); x.peer = nil end
-    if x.path then os.remove(x.path) end
+    if x.path and not x.shares_file then os.remove(x.path) end
     if x.mount then fx.umount(x.mount); os.remove(x.mount) end
   end
   return contents
 end
 
+-- The pool's options as the runner found them: every case starts from them.
+local pool_defaults = {}
+for _, name in ipairs { "max_pipes", "max_idle", "pipe_size" } do
+  pool_defaults[name] = assert(splicer.pool.get(name))
+end
+
+local function pool_reset(c)
+  for name, v in pairs(pool_defaults) do assert(splicer.pool.set(name, v)) end
+  splicer.pool.trim()
+  c.pool_start = assert(splicer.pool.stats())
+end
+
 local function run_case(case)
   if case.skip then return "SKIP", case.skip end
-  local c = { case = case, fixtures = {}, order = {}, keep = {} }
+  local c = { case = case, fixtures = {}, order = {}, keep = {}, sessions = {} }
   local okk, err = pcall(function()
+    pool_reset(c)
     c.s = assert(splicer.session())
+    c.sessions[1] = { name = "main", s = c.s }
     for _, f in ipairs(case.fixtures) do setup_fixture(c, f) end
     for i, st in ipairs(case.steps) do
       local op = ops[st.op]
@@ -536,6 +657,10 @@ local function run_case(case)
   for _, a in ipairs(case.arrived or {}) do
     local got = contents[a.fixture]
     if got == nil then return "FAIL", "arrived: nothing collected for " .. a.fixture end
+    local x = c.fixtures[a.fixture]
+    if a.max_datagram and x and x.max_datagram and x.max_datagram > a.max_datagram then
+      return "FAIL", ("arrived %s: a datagram of %d bytes, more than %d"):format(a.fixture, x.max_datagram, a.max_datagram)
+    end
     local h = fx.fnv1a64(got)
     if #got ~= a.size or h ~= a.hash then
       return "FAIL", ("arrived %s: expected %d bytes %s, got %d bytes %s"):format(a.fixture, a.size, a.hash, #got, h)

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +90,71 @@ err:
   if (c >= 0)
     close(c);
   return fail(L, e);
+}
+
+/* udp_pair() -> fd, fd: two UDP sockets on 127.0.0.1 connected to each
+ * other */
+static int fx_udp_pair(lua_State *L) {
+  struct sockaddr_in a[2];
+  int fds[2] = {-1, -1}, e;
+  for (int k = 0; k < 2; k++) {
+    socklen_t alen = sizeof a[k];
+    memset(&a[k], 0, sizeof a[k]);
+    a[k].sin_family = AF_INET;
+    a[k].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fds[k] < 0 || bind(fds[k], (struct sockaddr *)&a[k], sizeof a[k]) < 0 ||
+        getsockname(fds[k], (struct sockaddr *)&a[k], &alen) < 0)
+      goto err;
+  }
+  if (connect(fds[0], (struct sockaddr *)&a[1], sizeof a[1]) < 0 ||
+      connect(fds[1], (struct sockaddr *)&a[0], sizeof a[0]) < 0)
+    goto err;
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+err:
+  e = errno;
+  for (int k = 0; k < 2; k++)
+    if (fds[k] >= 0)
+      close(fds[k]);
+  return fail(L, e);
+}
+
+/* send_datagram(fd, bytes) -> count: one datagram ("" is a zero-length
+ * one) on a connected datagram socket */
+static int fx_send_datagram(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  size_t n;
+  const char *p = luaL_checklstring(L, 2, &n);
+  ssize_t w;
+  while ((w = send(fd, p, n, 0)) < 0 && errno == EINTR)
+    ;
+  if (w < 0)
+    return fail(L, errno);
+  lua_pushinteger(L, (lua_Integer)w);
+  return 1;
+}
+
+/* recv_datagram(fd, timeout_ms) -> string: one whole datagram ("" for a
+ * zero-length one) received within timeout_ms, or nil when none came */
+static int fx_recv_datagram(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  int timeout = (int)luaL_checkinteger(L, 2);
+  static char buf[65536];
+  struct pollfd p = {fd, POLLIN, 0};
+  int pr;
+  ssize_t n;
+  while ((pr = poll(&p, 1, timeout)) < 0 && errno == EINTR)
+    ;
+  if (pr <= 0)
+    return 0;
+  while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) < 0 && errno == EINTR)
+    ;
+  if (n < 0)
+    return errno == EAGAIN ? 0 : fail(L, errno);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
 }
 
 /* memfd([name]) -> fd */
@@ -229,6 +296,49 @@ static int fx_fill(lua_State *L) {
   }
   fcntl(fd, F_SETFL, fl);
   lua_pushinteger(L, total);
+  return 1;
+}
+
+/* Over loopback a segment can be late (a dropped one waits for a 200 ms
+ * retransmission on a loaded machine).  tcp_wait_bytes(fd, n) waits, up to
+ * 5 s, until n bytes are readable at fd (FIONREAD); tcp_wait_fin(fd) until
+ * the peer's FIN has arrived (TCP_INFO state CLOSE_WAIT).  tests/README.md
+ * section 4, tcp. */
+static int queued(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+static void pause_10ms(void) {
+  struct timespec t = {0, 10 * 1000 * 1000};
+  nanosleep(&t, NULL);
+}
+
+/* tcp_queued(fd) -> bytes readable now (FIONREAD) */
+static int fx_tcp_queued(lua_State *L) {
+  lua_pushinteger(L, queued((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+static int fx_tcp_wait_bytes(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  for (int k = 0; k < 500 && queued(fd) >= 0 && queued(fd) < n; k++)
+    pause_10ms();
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int fx_tcp_wait_fin(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  for (int k = 0; k < 500; k++) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state == TCP_CLOSE_WAIT)
+      break;
+    pause_10ms();
+  }
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -538,11 +648,15 @@ static const luaL_Reg fx[] = {
     {"reader_join", fx_reader_join},
     {"pipe", fx_pipe},         {"socketpair", fx_socketpair},
     {"tcp_pair", fx_tcp_pair}, {"memfd", fx_memfd},
+    {"udp_pair", fx_udp_pair}, {"send_datagram", fx_send_datagram},
+    {"recv_datagram", fx_recv_datagram},
     {"open", fx_open},         {"close", fx_close},
     {"read", fx_read},         {"write", fx_write},
     {"lseek", fx_lseek},       {"set_nonblock", fx_set_nonblock},
     {"is_nonblock", fx_is_nonblock},
     {"fill", fx_fill},         {"shutdown", fx_shutdown},
+    {"tcp_queued", fx_tcp_queued}, {"tcp_wait_bytes", fx_tcp_wait_bytes},
+    {"tcp_wait_fin", fx_tcp_wait_fin},
     {"poll", fx_poll},         {"fstat", fx_fstat},
     {"fd_count", fx_fd_count}, {"ignore_sigpipe", fx_sigpipe},
     {NULL, NULL}};

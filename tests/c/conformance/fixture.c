@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -14,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +110,7 @@ static int feed(struct ctx *c, struct fixture *f) {
 }
 
 static int open_file(struct ctx *c, struct fixture *f);
+static void wait_tcp_fin(struct fixture *f);
 
 /* same_as: another fd of an earlier file fixture's file. */
 static int setup_same_file(struct ctx *c, struct fixture *f, const char *other) {
@@ -383,8 +387,11 @@ static int setup_one(struct ctx *c, struct fixture *f) {
       close(f->peer);
       f->peer = -1;
     } else {
-      if (json_bool(f->spec, "eof", 0) && strcmp(k, "pipe") != 0)
+      if (json_bool(f->spec, "eof", 0) && strcmp(k, "pipe") != 0) {
         shutdown(f->peer, SHUT_WR);
+        if (strcmp(k, "tcp") == 0)
+          wait_tcp_fin(f);
+      }
       const jval *reader = json_get(f->spec, "reader");
       if (reader && start_reader(c, f, reader) < 0)
         return -1;
@@ -504,13 +511,47 @@ int64_t fixture_drain(struct ctx *c, struct fixture *f, size_t max, int once) {
   return total;
 }
 
+static int queued(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+static void pause_ms(int ms) {
+  struct timespec t = {0, ms * 1000000L};
+  nanosleep(&t, NULL);
+}
+
+/* Over loopback a segment can be late (a dropped one waits for a 200 ms
+ * retransmission on a loaded machine): wait until the bytes the peer wrote
+ * are readable at the fixture's fd, so that a case never sees a source
+ * that is only late (tests/README.md section 4, tcp). */
+static void wait_tcp_bytes(struct fixture *f, int before, size_t n) {
+  for (int k = 0; k < 500 && queued(f->fd) >= 0 && (size_t)queued(f->fd) < (size_t)before + n; k++)
+    pause_ms(10);
+}
+
+/* ... and after the peer's shutdown, until its FIN has arrived. */
+static void wait_tcp_fin(struct fixture *f) {
+  for (int k = 0; k < 500; k++) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(f->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state == TCP_CLOSE_WAIT)
+      return;
+    pause_ms(10);
+  }
+}
+
 int fixture_write_peer(struct ctx *c, struct fixture *f, const unsigned char *p, size_t n) {
   if (f->peer < 0)
     return fail(c, "fixture %s has no peer to write", f->name);
   if (f->peer_reads && strcmp(f->kind, "pipe") == 0)
     return fail(c, "fixture %s: its peer is the read end", f->name);
+  bool tcp = strcmp(f->kind, "tcp") == 0 && f->fd >= 0;
+  int before = tcp ? queued(f->fd) : 0;
   if (write_all(f->peer, p, n) < 0)
     return fail(c, "fixture %s: peer write: %s", f->name, strerror(errno));
+  if (tcp && before >= 0)
+    wait_tcp_bytes(f, before, n);
   return 0;
 }
 

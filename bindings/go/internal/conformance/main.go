@@ -426,14 +426,21 @@ func recvDatagram(fx *fixture, ms int) (n int, ok bool) {
 }
 
 func peerSetup(fx *fixture, m map[string]any, data []byte, socket bool) error {
+	tcp := fx.kind == "tcp"
 	if len(data) > 0 {
 		if err := writeAll(fx.peer, data); err != nil {
 			return err
+		}
+		if tcp {
+			waitTCPBytes(fx.fd, len(data))
 		}
 	}
 	if b, _ := m["eof"].(bool); b {
 		if socket {
 			syscall.Shutdown(fx.peer, syscall.SHUT_WR)
+			if tcp {
+				waitTCPFin(fx.fd)
+			}
 		} else {
 			syscall.Close(fx.peer)
 			fx.peer = -1

@@ -431,8 +431,15 @@ func (e *env) step(m map[string]any) string {
 		if err != nil {
 			return err.Error()
 		}
+		before := -1
+		if fix.kind == "tcp" {
+			before = queued(fix.fd)
+		}
 		if err := writeAll(fix.peer, data); err != nil {
 			return check(exp, resultOf(0, err))
+		}
+		if before >= 0 {
+			waitTCPBytes(fix.fd, before+len(data))
 		}
 		return check(exp, result{v: int64(len(data))})
 	case "close_peer":

@@ -3,8 +3,13 @@
 //! TCP -> TCP (a proxy), pipe -> pipe and file -> /dev/null.
 //!
 //! ```text
-//! cargo run --release -p splicer-bench -- [--mib 256] [--reps 3] [--dir DIR]
+//! cargo run --release -p splicer-bench -- [--mib 256] [--reps 3] [--dir DIR] [--pair TEXT]
 //! ```
+//!
+//! `--pair TEXT` runs only the pairs whose name contains TEXT.  On TCP -> TCP,
+//! the one pair that goes through a pipe of the session's, splicer runs
+//! twice: borrowing that pipe from the process-wide pool for each batch
+//! (the default) and with a pipe of its own (`Builder::pool(false)`).
 //!
 //! Every measurement moves `--mib` MiB and the best of `--reps` runs (by
 //! wall time) is kept.  CPU time is getrusage(RUSAGE_SELF), user + system,
@@ -52,6 +57,8 @@ impl Pair {
 #[derive(Clone, Copy)]
 enum Contender {
     Splicer(usize),
+    /// A session with pipes of its own instead of the pool's.
+    SplicerOwnPipe(usize),
     StdCopy,
     ReadWrite(usize),
 }
@@ -60,6 +67,7 @@ impl Contender {
     fn name(self) -> String {
         match self {
             Contender::Splicer(c) => format!("splicer Session, chunk {}", human(c)),
+            Contender::SplicerOwnPipe(c) => format!("splicer, own pipe, chunk {}", human(c)),
             Contender::StdCopy => "std::io::copy".into(),
             Contender::ReadWrite(c) => format!("read/write loop, {} buffer", human(c)),
         }
@@ -93,6 +101,10 @@ where
     match who {
         Contender::Splicer(chunk) => {
             let mut s = splicer::Session::builder().chunk(chunk).build()?;
+            s.copy_n(src, dst, len)
+        }
+        Contender::SplicerOwnPipe(chunk) => {
+            let mut s = splicer::Session::builder().chunk(chunk).pool(false).build()?;
             s.copy_n(src, dst, len)
         }
         Contender::StdCopy => io::copy(&mut Read::take(src, len), &mut { dst }),
@@ -242,6 +254,7 @@ fn main() -> io::Result<()> {
     let mut mib = 256u64;
     let mut reps = 3;
     let mut dir = std::env::temp_dir();
+    let mut only = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or_else(|| other(format!("{a} needs a value")));
@@ -249,8 +262,9 @@ fn main() -> io::Result<()> {
             "--mib" => mib = val()?.parse().map_err(other)?,
             "--reps" => reps = val()?.parse().map_err(other)?,
             "--dir" => dir = PathBuf::from(val()?),
+            "--pair" => only = val()?,
             _ => {
-                eprintln!("usage: splicer-bench [--mib N] [--reps N] [--dir DIR]");
+                eprintln!("usage: splicer-bench [--mib N] [--reps N] [--dir DIR] [--pair TEXT]");
                 std::process::exit(2);
             }
         }
@@ -271,10 +285,13 @@ fn main() -> io::Result<()> {
     io::copy(&mut File::open(&src_file)?, &mut OpenOptions::new().write(true).open("/dev/null")?)?;
 
     let mut rows = Vec::new();
-    for pair in Pair::ALL {
+    for pair in Pair::ALL.into_iter().filter(|p| p.name().contains(&only)) {
         let mut who = vec![Contender::StdCopy];
         for c in CHUNKS {
             who.push(Contender::Splicer(c));
+            if pair == Pair::TcpTcp {
+                who.push(Contender::SplicerOwnPipe(c));
+            }
             who.push(Contender::ReadWrite(c));
         }
         for w in who {

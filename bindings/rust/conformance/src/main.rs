@@ -6,8 +6,8 @@
 //! other than "current position", which `Option<u64>` rules out — the step
 //! goes through `splicer::sys`, the C binding, so that the case still runs.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::Value;
+use splicer::pool::{self, PoolOpt, PoolStats};
 use splicer::{raw, Method, Opt, Session};
 
 fn pattern_byte(seed: u32, i: u64) -> u8 {
@@ -129,6 +130,10 @@ struct Peers {
     peer: HashMap<String, OwnedFd>,
     arrived: HashMap<String, Vec<u8>>,
     readers: HashMap<String, JoinHandle<Vec<u8>>>,
+    /// Datagram fixtures: their peer receives whole datagrams.
+    dgram: HashSet<String>,
+    /// The largest datagram each datagram peer received.
+    max_datagram: HashMap<String, usize>,
 }
 
 fn cvt(r: libc::c_int) -> std::io::Result<libc::c_int> {
@@ -169,6 +174,70 @@ fn spawn_reader(peer: OwnedFd, r: &Value) -> JoinHandle<Vec<u8>> {
     })
 }
 
+/// Opens `p` with the fixture's `mode`, `append` and `pos`.
+fn open_file(fx: &Value, p: &Path) -> std::io::Result<OwnedFd> {
+    let mut o = std::fs::OpenOptions::new();
+    match fx["mode"].as_str().unwrap_or("rw") {
+        "r" => o.read(true),
+        "w" => o.write(true),
+        _ => o.read(true).write(true),
+    };
+    if fx["append"].as_bool() == Some(true) {
+        o.append(true);
+    }
+    let file = o.open(p)?;
+    unsafe { libc::lseek(file.as_raw_fd(), fx["pos"].as_i64().unwrap_or(0), libc::SEEK_SET) };
+    Ok(file.into())
+}
+
+/// `sndbuf` on the fixture's socket, `rcvbuf` on its peer.
+fn set_bufs(fx: &Value, mine: &OwnedFd, peer: &OwnedFd) {
+    let setopt = |fd: RawFd, opt, v: i64| unsafe {
+        let v = v as libc::c_int;
+        libc::setsockopt(fd, libc::SOL_SOCKET, opt, &v as *const _ as *const libc::c_void, 4);
+    };
+    if let Some(v) = fx["sndbuf"].as_i64() {
+        setopt(mine.as_raw_fd(), libc::SO_SNDBUF, v);
+    }
+    if let Some(v) = fx["rcvbuf"].as_i64() {
+        setopt(peer.as_raw_fd(), libc::SO_RCVBUF, v);
+    }
+}
+
+/// Bytes readable at `fd` now (FIONREAD).
+fn queued(fd: i32) -> Option<usize> {
+    let mut n: libc::c_int = 0;
+    (unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) } >= 0).then_some(n as usize)
+}
+
+/// Over loopback a segment can be late (a dropped one waits for a 200 ms
+/// retransmission on a loaded machine): wait, up to 5 s, until the bytes the
+/// peer wrote are readable at the fixture's fd (tests/README.md section 4).
+fn wait_tcp_bytes(fd: i32, before: usize, n: usize) {
+    for _ in 0..500 {
+        match queued(fd) {
+            Some(q) if q < before + n => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => return,
+        }
+    }
+}
+
+/// ... and after the peer's shutdown, until its FIN has arrived.
+fn wait_tcp_fin(fd: i32) {
+    const TCP_CLOSE_WAIT: u8 = 8; // include/net/tcp_states.h
+    for _ in 0..500 {
+        let mut ti: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let r = unsafe {
+            libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut ti as *mut _ as *mut libc::c_void, &mut len)
+        };
+        if r < 0 || ti.tcpi_state == TCP_CLOSE_WAIT {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> {
     let name = fx["name"].as_str().unwrap().to_string();
     let kind = fx["kind"].as_str().unwrap().to_string();
@@ -176,6 +245,15 @@ fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> 
     let mut f = Fixture { name: name.clone(), kind: kind.clone(), fd: None, borrowed: None, path: None, mount: None };
     let mut peer: Option<OwnedFd> = None;
     match kind.as_str() {
+        "file" if fx.get("same_as").is_some() => {
+            // another fd of an earlier file fixture's file
+            let other = fx["same_as"].as_str().unwrap_or("");
+            let p = SAME_AS
+                .with(|m| m.borrow().get(other).cloned())
+                .ok_or_else(|| fail(format!("same_as {other} is not an earlier file fixture")))?;
+            f.fd = Some(open_file(fx, &p).map_err(|e| fail(e.to_string()))?);
+            f.path = Some(p);
+        }
         "file" => {
             let mut d = dir.to_path_buf();
             if let Some(t) = fx.get("tmpfs") {
@@ -196,18 +274,8 @@ fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> 
             }
             let p = d.join(format!("file-{name}"));
             std::fs::write(&p, fx.get("data").map(data_of).unwrap_or_default()).map_err(|e| fail(e.to_string()))?;
-            let mut o = std::fs::OpenOptions::new();
-            match fx["mode"].as_str().unwrap_or("rw") {
-                "r" => o.read(true),
-                "w" => o.write(true),
-                _ => o.read(true).write(true),
-            };
-            if fx["append"].as_bool() == Some(true) {
-                o.append(true);
-            }
-            let file = o.open(&p).map_err(|e| fail(e.to_string()))?;
-            unsafe { libc::lseek(file.as_raw_fd(), fx["pos"].as_i64().unwrap_or(0), libc::SEEK_SET) };
-            f.fd = Some(file.into());
+            f.fd = Some(open_file(fx, &p).map_err(|e| fail(e.to_string()))?);
+            SAME_AS.with(|m| m.borrow_mut().insert(name.clone(), p.clone()));
             f.path = Some(p);
         }
         "memfd" => {
@@ -237,18 +305,27 @@ fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> 
                 let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| fail(e.to_string()))?;
                 (a.into(), b.into())
             };
-            let setopt = |fd: RawFd, opt, v: i64| unsafe {
-                let v = v as libc::c_int;
-                libc::setsockopt(fd, libc::SOL_SOCKET, opt, &v as *const _ as *const libc::c_void, 4);
-            };
-            if let Some(v) = fx["sndbuf"].as_i64() {
-                setopt(a.as_raw_fd(), libc::SO_SNDBUF, v);
-            }
-            if let Some(v) = fx["rcvbuf"].as_i64() {
-                setopt(b.as_raw_fd(), libc::SO_RCVBUF, v);
-            }
+            set_bufs(fx, &a, &b);
             f.fd = Some(a);
             peer = Some(b);
+        }
+        "udp_pair" | "unix_dgram_pair" => {
+            let (a, b): (OwnedFd, OwnedFd) = if kind == "udp_pair" {
+                let a = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| fail(e.to_string()))?;
+                let b = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| fail(e.to_string()))?;
+                a.connect(b.local_addr().unwrap()).map_err(|e| fail(e.to_string()))?;
+                b.connect(a.local_addr().unwrap()).map_err(|e| fail(e.to_string()))?;
+                (a.into(), b.into())
+            } else {
+                let (a, b) = std::os::unix::net::UnixDatagram::pair().map_err(|e| fail(e.to_string()))?;
+                (a.into(), b.into())
+            };
+            set_bufs(fx, &a, &b);
+            f.fd = Some(a);
+            // datagrams are sent by steps (send_datagram): no data, eof,
+            // reader for these kinds
+            peers.peer.insert(name.clone(), b);
+            peers.dgram.insert(name.clone());
         }
         "dev_null" => f.fd = Some(std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").unwrap().into()),
         "dev_zero" => f.fd = Some(File::open("/dev/zero").unwrap().into()),
@@ -256,10 +333,15 @@ fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> 
         "invalid" => {}
         k => return Err(Outcome::Fail(format!("unsupported fixture kind {k}"))),
     }
+    let tcp_fd = if kind == "tcp" { f.fd.as_ref().map(|x| x.as_raw_fd()) } else { None };
     if let Some(p) = peer {
         let mut pf = File::from(p);
         if let Some(d) = fx.get("data") {
-            pf.write_all(&data_of(d)).map_err(|e| fail(e.to_string()))?;
+            let d = data_of(d);
+            pf.write_all(&d).map_err(|e| fail(e.to_string()))?;
+            if let Some(fd) = tcp_fd {
+                wait_tcp_bytes(fd, 0, d.len());
+            }
         }
         let p: OwnedFd = pf.into();
         if fx["peer_closed"].as_bool() == Some(true) {
@@ -269,6 +351,9 @@ fn setup(fx: &Value, dir: &Path, peers: &mut Peers) -> Result<Fixture, Outcome> 
                 drop(p);
             } else {
                 unsafe { libc::shutdown(p.as_raw_fd(), libc::SHUT_WR) };
+                if let Some(fd) = tcp_fd {
+                    wait_tcp_fin(fd);
+                }
                 peers.peer.insert(name.clone(), p);
             }
         } else if let Some(r) = fx.get("reader") {
@@ -293,7 +378,28 @@ fn option(v: &Value) -> Opt {
         Some("FALLBACK") => Opt::FALLBACK,
         Some("METHODS") => Opt::METHODS,
         Some("SIGPIPE") => Opt::SIGPIPE,
+        Some("POOL") => Opt::POOL,
         _ => Opt(v.as_i64().unwrap_or(-1) as i32),
+    }
+}
+
+fn pool_option(v: &Value) -> Result<PoolOpt, String> {
+    match v.as_str() {
+        Some("MAX_PIPES") => Ok(PoolOpt::MAX_PIPES),
+        Some("MAX_IDLE") => Ok(PoolOpt::MAX_IDLE),
+        Some("PIPE_SIZE") => Ok(PoolOpt::PIPE_SIZE),
+        _ => v.as_i64().map(|n| PoolOpt(n as i32)).ok_or_else(|| format!("bad pool option {v}")),
+    }
+}
+
+/// pool_set through the typed setters where the value is one they take,
+/// else through the option-keyed one (a negative value, an unknown option).
+fn pool_set(opt: PoolOpt, v: i64) -> std::io::Result<()> {
+    match usize::try_from(v) {
+        Ok(n) if opt == PoolOpt::MAX_PIPES => pool::set_max_pipes(n),
+        Ok(n) if opt == PoolOpt::MAX_IDLE => pool::set_max_idle(n),
+        Ok(n) if opt == PoolOpt::PIPE_SIZE => pool::set_pipe_size(n),
+        _ => pool::set(opt, v),
     }
 }
 
@@ -343,7 +449,43 @@ fn flags(v: &Value) -> raw::SpliceFlags {
     f
 }
 
+/// One whole datagram the peer can receive within `timeout_ms`: Some(n)
+/// (0 for a zero-length datagram), None when nothing came.
+fn recv_datagram(peers: &mut Peers, name: &str, timeout_ms: i32) -> Option<usize> {
+    let p = peers.peer.get(name)?;
+    let mut pf = libc::pollfd { fd: p.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    if unsafe { libc::poll(&mut pf, 1, timeout_ms) } <= 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; 65536];
+    let n = unsafe { libc::recv(p.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return None;
+    }
+    let n = n as usize;
+    let m = peers.max_datagram.entry(name.to_string()).or_default();
+    *m = (*m).max(n);
+    peers.arrived.entry(name.to_string()).or_default().extend_from_slice(&buf[..n]);
+    Some(n)
+}
+
+/// Whole datagrams the peer can receive now, whatever `max` says (a shorter
+/// read would cut one): all of them, or the first with `once`.
+fn drain_datagrams(peers: &mut Peers, name: &str, once: bool) -> i64 {
+    let mut total = 0;
+    while let Some(n) = recv_datagram(peers, name, 0) {
+        total += n as i64;
+        if once {
+            break;
+        }
+    }
+    total
+}
+
 fn drain_peer(peers: &mut Peers, name: &str, max: usize) -> i64 {
+    if peers.dgram.contains(name) {
+        return drain_datagrams(peers, name, false);
+    }
     let Some(p) = peers.peer.get(name) else { return -(libc::EBADF as i64) };
     let mut buf = vec![0u8; max.min(1 << 24)];
     let mut total = 0;
@@ -371,13 +513,30 @@ fn run_case(case: &Value, dir: &Path) -> Outcome {
     if let Some(r) = case["skip"].as_str() {
         return Outcome::Skip(r.into());
     }
-    let mut peers = Peers { peer: HashMap::new(), arrived: HashMap::new(), readers: HashMap::new() };
+    // every case starts from the pool as the runner found it (§5.4)
+    POOL_DEFAULTS.with(|d| {
+        for &(opt, v) in d.borrow().iter() {
+            let _ = pool::set(opt, v);
+        }
+    });
+    pool::trim();
+    POOL_START.with(|p| p.set(pool::stats()));
+    SAME_AS.with(|m| m.borrow_mut().clear());
+    let mut peers = Peers {
+        peer: HashMap::new(),
+        arrived: HashMap::new(),
+        readers: HashMap::new(),
+        dgram: HashSet::new(),
+        max_datagram: HashMap::new(),
+    };
     let mut fixtures = Vec::new();
     for fx in case["fixtures"].as_array().unwrap() {
         match setup(fx, dir, &mut peers) {
             Ok(f) => fixtures.push(f),
             Err(o) => {
-                cleanup(&fixtures);
+                let paths = cleanup_list(&fixtures);
+                drop(fixtures);
+                cleanup(paths);
                 return o;
             }
         }
@@ -393,16 +552,19 @@ fn run_case(case: &Value, dir: &Path) -> Outcome {
     let vm_bufs: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
     let result = {
         let byname = |n: &Value| fixtures.iter().find(|f| Some(f.name.as_str()) == n.as_str());
-        let mut s = Session::new().unwrap();
+        let mut sessions = Sessions { list: vec![("main".into(), Session::new().unwrap())], current: 0 };
         let mut r = Outcome::Pass;
         for (i, st) in case["steps"].as_array().unwrap().iter().enumerate() {
             let op = st["op"].as_str().unwrap_or("");
-            if let Err(m) = step(op, st, &mut s, &byname, &mut peers, &vm_bufs) {
+            if let Err(m) = step(op, st, &mut sessions, &byname, &mut peers, &vm_bufs) {
                 r = Outcome::Fail(format!("step {i} {op}: {m}"));
                 break;
             }
         }
-        drop(s);
+        // main first, then the others in the order they were made
+        for (_, s) in sessions.list.drain(..) {
+            drop(s);
+        }
         r
     };
     let mut outcome = result;
@@ -429,8 +591,15 @@ fn run_case(case: &Value, dir: &Path) -> Outcome {
         }
     }
     let names: Vec<(String, String)> = fixtures.iter().map(|f| (f.name.clone(), f.kind.clone())).collect();
-    cleanup(&fixtures);
+    // close the fixtures' fds before unlinking and unmounting
+    let paths = cleanup_list(&fixtures);
     drop(fixtures);
+    cleanup(paths);
+    for name in peers.dgram.clone() {
+        // no end of file: until nothing arrives for 50 ms
+        while recv_datagram(&mut peers, &name, 50).is_some() {}
+        peers.peer.remove(&name);
+    }
     for (name, p) in std::mem::take(&mut peers.peer) {
         let mut v = Vec::new();
         let mut f = File::from(p);
@@ -456,6 +625,13 @@ fn run_case(case: &Value, dir: &Path) -> Outcome {
                 peers.arrived.remove(n).unwrap_or_default()
             };
             let (size, hash) = (a["size"].as_u64().unwrap(), a["hash"].as_str().unwrap());
+            if let Some(max) = a["max_datagram"].as_u64() {
+                let largest = peers.max_datagram.get(n).copied().unwrap_or(0) as u64;
+                if largest > max {
+                    outcome = Outcome::Fail(format!("arrived {n}: a datagram of {largest} bytes, more than {max}"));
+                    break;
+                }
+            }
             if got.len() as u64 != size || fnv(&got) != hash {
                 outcome = Outcome::Fail(format!("arrived {n}: want {size} {hash}, got {} {}", got.len(), fnv(&got)));
                 break;
@@ -465,22 +641,34 @@ fn run_case(case: &Value, dir: &Path) -> Outcome {
     outcome
 }
 
-fn cleanup(fixtures: &[Fixture]) {
-    for f in fixtures {
-        if let Some(p) = &f.path {
+/// The files and mounts to remove once the fixtures' fds are closed.
+fn cleanup_list(fixtures: &[Fixture]) -> Vec<(Option<PathBuf>, Option<PathBuf>)> {
+    fixtures.iter().map(|f| (f.path.clone(), f.mount.clone())).collect()
+}
+
+fn cleanup(list: Vec<(Option<PathBuf>, Option<PathBuf>)>) {
+    for (path, mount) in list {
+        if let Some(p) = path {
+            // a same_as fixture names its file again: the second is a no-op
             let _ = std::fs::remove_file(p);
         }
-        if let Some(m) = &f.mount {
-            let _ = std::process::Command::new("umount").arg(m).status();
-            let _ = std::fs::remove_dir(m);
+        if let Some(m) = mount {
+            let _ = std::process::Command::new("umount").arg(&m).status();
+            let _ = std::fs::remove_dir(&m);
         }
     }
+}
+
+/// The case's sessions by name, `main` first, in the order they were made.
+struct Sessions<'f> {
+    list: Vec<(String, Session<'f>)>,
+    current: usize,
 }
 
 fn step<'f>(
     op: &str,
     st: &Value,
-    s: &mut Session<'f>,
+    sessions: &mut Sessions<'f>,
     byname: &dyn Fn(&Value) -> Option<&'f Fixture>,
     peers: &mut Peers,
     vm_bufs: &RefCell<Vec<Vec<u8>>>,
@@ -493,6 +681,19 @@ fn step<'f>(
             _ => Ok(()),
         }
     };
+    if op == "use_session" {
+        let name = st["name"].as_str().ok_or("name is required")?;
+        match sessions.list.iter().position(|(n, _)| n == name) {
+            Some(i) => sessions.current = i,
+            None => {
+                let s = Session::new().map_err(|e| format!("Session::new: {e}"))?;
+                sessions.list.push((name.to_string(), s));
+                sessions.current = sessions.list.len() - 1;
+            }
+        }
+        return check(0);
+    }
+    let s = &mut sessions.list[sessions.current].1;
     match op {
         "set" => {
             let o = option(&st["option"]);
@@ -628,6 +829,7 @@ fn step<'f>(
                     "syscalls" => num_meets(v, t.syscalls),
                     "fallbacks" => num_meets(v, t.fallbacks),
                     "eagain" => num_meets(v, t.eagain),
+                    "pool_misses" => num_meets(v, t.pool_misses),
                     "by_method" => v
                         .as_object()
                         .unwrap()
@@ -672,8 +874,19 @@ fn step<'f>(
                         let f = byname_fd(byname, st, w.fd, peers);
                         match (w.interest, f) {
                             (splicer::Interest::Writable, Some(name)) => {
-                                drain_peer(peers, &name, reads[k % reads.len()]);
+                                let got = if peers.dgram.contains(&name) {
+                                    drain_datagrams(peers, &name, true)
+                                } else {
+                                    drain_peer(peers, &name, reads[k % reads.len()])
+                                };
                                 k += 1;
+                                if got == 0 {
+                                    // a stack that moves data on a timer
+                                    // (TCP acks) catches up
+                                    let p = peers.peer[&name].as_raw_fd();
+                                    let mut pf = libc::pollfd { fd: p, events: libc::POLLIN, revents: 0 };
+                                    unsafe { libc::poll(&mut pf, 1, 10) };
+                                }
                             }
                             _ => return Err("pump: source not readable".into()),
                         }
@@ -700,7 +913,12 @@ fn step<'f>(
             let f = fx("fixture")?;
             let d = data_of(&st["data"]);
             let p = peers.peer.get(&f.name).ok_or("no peer")?;
+            let tcp = (f.kind == "tcp").then(|| f.fd().as_raw_fd());
+            let before = tcp.and_then(queued);
             let r = (&File::from(p.try_clone().unwrap())).write_all(&d).map(|_| d.len() as i64);
+            if let (Some(fd), Some(b)) = (tcp, before) {
+                wait_tcp_bytes(fd, b, d.len());
+            }
             check(res(r))
         }
         "close_peer" => {
@@ -788,6 +1006,49 @@ fn step<'f>(
         "set_pipe_size" => {
             check(res(raw::set_pipe_size(fx("fixture")?.fd(), st["size"].as_u64().unwrap_or(0) as usize)))
         }
+        "send_datagram" => {
+            let f = fx("fixture")?;
+            if !peers.dgram.contains(&f.name) {
+                return Err(format!("{} is not a datagram fixture", f.name));
+            }
+            let d = data_of(&st["data"]);
+            let p = peers.peer.get(&f.name).ok_or("no peer")?;
+            let n = unsafe { libc::send(p.as_raw_fd(), d.as_ptr().cast(), d.len(), 0) };
+            if n < 0 {
+                return Err(format!("send: {}", std::io::Error::last_os_error()));
+            }
+            check(n as i64)
+        }
+        "pool_set" => {
+            let opt = pool_option(&st["option"])?;
+            let v = st["value"].as_i64().ok_or("value is required")?;
+            check(res(pool_set(opt, v).map(|_| 0)))
+        }
+        "pool_get" => check(res(pool::get(pool_option(&st["option"])?))),
+        "pool_trim" => check(pool::trim() as i64),
+        "pool_stats" => {
+            let d = pool::stats().since(&POOL_START.with(Cell::get));
+            let Some(e) = exp.and_then(Value::as_object) else { return Ok(()) };
+            for (k, v) in e {
+                let got = match k.as_str() {
+                    "borrowed" => d.borrowed,
+                    "returned" => d.returned,
+                    "created" => d.created,
+                    "closed" => d.closed,
+                    "misses" => d.misses,
+                    "discarded" => d.discarded,
+                    "undersized" => d.undersized,
+                    "in_use" => d.in_use,
+                    "idle" => d.idle,
+                    "peak_in_use" => d.peak_in_use,
+                    _ => return Err(format!("unknown pool_stats field {k}")),
+                };
+                if !num_meets(v, got) {
+                    return Err(format!("{k}: expected {v}, got {d:?}"));
+                }
+            }
+            Ok(())
+        }
         o => Err(format!("unsupported op {o}")),
     }
 }
@@ -804,6 +1065,13 @@ fn byname_fd<'f>(
 
 thread_local! {
     static FDS: RefCell<HashMap<RawFd, String>> = RefCell::new(HashMap::new());
+    /// The paths of the case's file fixtures, for same_as.
+    static SAME_AS: RefCell<HashMap<String, PathBuf>> = RefCell::new(HashMap::new());
+    /// The pool's counters when the case began.
+    static POOL_START: Cell<PoolStats> = Cell::new(PoolStats::default());
+    /// The pool's options as the runner found them, restored before each
+    /// case; read on the main thread, handed to each case's thread.
+    static POOL_DEFAULTS: RefCell<Vec<(PoolOpt, i64)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn main() {
@@ -827,6 +1095,10 @@ fn main() {
             files.push(p);
         }
     }
+    let pool_defaults: Vec<(PoolOpt, i64)> = [PoolOpt::MAX_PIPES, PoolOpt::MAX_IDLE, PoolOpt::PIPE_SIZE]
+        .into_iter()
+        .map(|o| (o, pool::get(o).unwrap()))
+        .collect();
     let tmp = std::env::var_os("TMPDIR").map(PathBuf::from).unwrap_or_else(|| "/tmp".into());
     let dir = tmp.join(format!("splicer-conformance-rust-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -845,9 +1117,11 @@ fn main() {
             let id = case["id"].as_str().unwrap_or("?").to_string();
             let c = case.clone();
             let d = dir.clone();
+            let defaults = pool_defaults.clone();
             // a case that hangs must not stop the run
             let (tx, rx) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
+                POOL_DEFAULTS.with(|p| *p.borrow_mut() = defaults);
                 let _ = tx.send(run_case_fds(&c, &d));
             });
             let o = rx.recv_timeout(Duration::from_secs(20)).unwrap_or(Outcome::Fail("timeout".into()));

@@ -15,7 +15,7 @@
 //! // file -> socket with sendfile(2)
 //! let n = splicer::copy(File::open("video.mp4")?, TcpStream::connect("127.0.0.1:8080")?)?;
 //!
-//! // a session reuses its pipes and says what it did
+//! // a session says what it did
 //! let mut s = splicer::Session::builder().pipe_size(1 << 20).build()?;
 //! s.copy(File::open("a")?, File::create("b")?)?;
 //! println!("{:?} {}", s.stats(), s.progress().method);
@@ -30,6 +30,8 @@
 //!   transfer: [`open`](Session::open), [`step`](Session::step),
 //!   [`wait`](Session::wait), [`abort`](Session::abort),
 //!   [`progress`](Session::progress).
+//! - [`pool`]: the process-wide pipe pool that staged transfers borrow
+//!   from, its limits and statistics.
 //! - [`Buf`]: memory for vmsplice whose hand-over is a move.
 //! - [`raw`]: the syscalls one by one.
 //! - `tokio` (feature `tokio`): async copy and tee driven by the reactor.
@@ -80,6 +82,7 @@ use std::os::fd::{AsFd, AsRawFd};
 mod buf;
 mod error;
 mod method;
+pub mod pool;
 pub mod raw;
 mod session;
 #[cfg(feature = "tokio")]
@@ -117,7 +120,8 @@ fn with_thread_session<R>(f: impl FnOnce(&mut Session<'static>) -> io::Result<R>
 /// Copies from `src` to `dst` until `src` ends, at the fds' positions,
 /// with the fastest method the kernel allows.  Returns the bytes copied.
 ///
-/// It uses a session kept per thread, so repeated calls reuse its pipe.
+/// It uses a session kept per thread; a staged transfer borrows its pipe
+/// from the [`pool`].
 /// It blocks until done even on non-blocking fds (it polls on `EAGAIN`);
 /// for an event loop use [`Session::open`] or the `tokio` module.
 ///

@@ -27,7 +27,12 @@ const TO_EOF: u64 = sys::SPLICER_TO_EOF;
 pub struct Opt(pub i32);
 
 impl Opt {
-    /// Bytes asked of `F_SETPIPE_SZ` for each internal pipe (default 256 KiB).
+    /// The most bytes one batch of a staged transfer takes from the source,
+    /// and so the most the session holds pending (default 256 KiB).  With
+    /// the [pool](crate::pool) a batch takes the lesser of this and the pool
+    /// pipes' size, and `get` returns that lesser value; without it
+    /// ([`Opt::POOL`] 0) the session's own pipes are asked for this many
+    /// bytes with `F_SETPIPE_SZ`, and `get` returns what the kernel gave.
     ///
     /// ```
     /// let s = splicer::Session::builder().pipe_size(1 << 16).build()?;
@@ -76,17 +81,33 @@ impl Opt {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub const SIGPIPE: Opt = Opt(sys::SPLICER_OPT_SIGPIPE as i32);
+    /// 1 (default): staged transfers borrow their pipes from the
+    /// process-wide [pool](crate::pool) for each batch; 0: the session
+    /// creates and keeps pipes of its own.  Changing it while bytes are
+    /// pending is `EBUSY`.
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().pool(false).build()?;
+    /// assert_eq!(s.get(splicer::Opt::POOL)?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const POOL: Opt = Opt(sys::SPLICER_OPT_POOL as i32);
 }
 
 /// A transfer session: moves bytes between file descriptors in the kernel,
 /// picking the method, falling back when the kernel refuses one, and holding
 /// bytes taken from the source until they are delivered.
 ///
-/// A session borrows the fds it is given and never closes them; it owns
-/// its internal pipes, which it creates when a transfer first needs them
-/// and reuses across transfers, so keep one session per connection or per
-/// worker rather than one per copy.  It is [`Send`] but not [`Sync`]: one
-/// thread at a time uses it.  Dropping it frees it.
+/// A session borrows the fds it is given and never closes them.  A staged
+/// transfer (neither end a pipe) borrows a pipe from the process-wide
+/// [pool](crate::pool) for each batch and gives it back once the batch is
+/// delivered, so an idle session holds no pipe; with
+/// [`Builder::pool(false)`](Builder::pool) it creates pipes of its own
+/// instead and keeps them until it is dropped.  Keep one session per
+/// connection or per worker rather than one per copy.  It is [`Send`] but
+/// not [`Sync`]: one thread at a time uses it.  Dropping it frees it, and
+/// drops bytes still pending (a pool pipe holding them is closed, never
+/// lent again).
 ///
 /// ```no_run
 /// use std::fs::File;
@@ -102,6 +123,9 @@ pub struct Session<'fd> {
     /// C session keeps their numbers and uses them on every step.
     _fds: PhantomData<BorrowedFd<'fd>>,
     _not_sync: PhantomData<Cell<()>>,
+    /// The fds of the open (or last) transfer, the source first: the
+    /// endpoints `tokio::resume` must be given.
+    ends: Vec<RawFd>,
 }
 
 // SAFETY: the C session has no thread affinity; it may be used by one
@@ -144,9 +168,12 @@ impl Builder {
         Builder::default()
     }
 
-    /// Bytes to ask of `F_SETPIPE_SZ` for each internal pipe.  The kernel
-    /// may give less (`/proc/sys/fs/pipe-max-size`); the session then uses
-    /// what it got.  4096 ..= 2^30.
+    /// The most bytes one batch of a staged transfer takes (4096 ..= 2^30;
+    /// see [`Opt::PIPE_SIZE`]).  With the pool it is bounded by the pool
+    /// pipes' size ([`pool::set_pipe_size`](crate::pool::set_pipe_size));
+    /// without it, it is asked of `F_SETPIPE_SZ` for the session's own
+    /// pipes, and the kernel may give less (`/proc/sys/fs/pipe-max-size`):
+    /// the session then uses what it got.
     ///
     /// ```
     /// let s = splicer::Session::builder().pipe_size(1 << 20).build()?;
@@ -210,6 +237,21 @@ impl Builder {
     /// ```
     pub fn sigpipe(self, on: bool) -> Builder {
         self.option(Opt::SIGPIPE, on as i64)
+    }
+
+    /// Whether staged transfers borrow their pipes from the process-wide
+    /// [pool](crate::pool) (default true).  `false`: the session creates
+    /// pipes of its own, sized by [`pipe_size`](Builder::pipe_size), and
+    /// keeps them until it is dropped (two fds per pipe for the session's
+    /// whole life, but no batch ever waits on the pool or misses it).
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().pool(false).pipe_size(1 << 20).build()?;
+    /// assert_eq!(s.get(splicer::Opt::POOL)?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pool(self, on: bool) -> Builder {
+        self.option(Opt::POOL, on as i64)
     }
 
     /// Any option by its key, for options this crate has no method for.
@@ -292,6 +334,9 @@ pub struct Stats {
     pub eagain: u64,
     /// Bytes delivered by each method, indexed by [`Method::to_raw`].
     pub bytes_by_method: [u64; sys::SPLICER_METHOD_COUNT as usize],
+    /// Batches done by read/write because the [pool](crate::pool) had no
+    /// pipe to lend (its cap, `EMFILE`, the per-user pipe limit).
+    pub pool_misses: u64,
 }
 
 impl Stats {
@@ -370,7 +415,7 @@ impl<'fd> Session<'fd> {
         // SAFETY: raw is a valid out-pointer.
         check(unsafe { sys::splicer_session_new(&mut raw) }.into())?;
         let raw = NonNull::new(raw).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        Ok(Session { raw, _fds: PhantomData, _not_sync: PhantomData })
+        Ok(Session { raw, _fds: PhantomData, _not_sync: PhantomData, ends: Vec::new() })
     }
 
     /// A [`Builder`] to set options.
@@ -400,8 +445,8 @@ impl<'fd> Session<'fd> {
     /// Sets an option.
     ///
     /// # Errors
-    /// `EINVAL` (unknown option, value out of range), `EBUSY` (pipe size
-    /// while bytes are pending).
+    /// `EINVAL` (unknown option, value out of range), `EBUSY` (pipe size or
+    /// pool while bytes are pending).
     ///
     /// ```
     /// let mut s = splicer::Session::new()?;
@@ -413,8 +458,10 @@ impl<'fd> Session<'fd> {
         check(unsafe { sys::splicer_session_set(self.raw.as_ptr(), opt.0, value) }.into()).map(drop)
     }
 
-    /// An option's current value.  For [`Opt::PIPE_SIZE`] that is what the
-    /// kernel gave the current pipe, or the size asked before a pipe exists.
+    /// An option's current value.  For [`Opt::PIPE_SIZE`] that is the most
+    /// one batch takes: with the pool, the lesser of the option and the pool
+    /// pipes' size; without it, what the kernel gave the session's pipe, or
+    /// the size asked before a pipe exists.
     ///
     /// # Errors
     /// `EINVAL` for an unknown option.
@@ -757,6 +804,7 @@ impl<'fd> Session<'fd> {
             Ok(_) => {
                 // The session owns the buffer now: it seals and frees it.
                 std::mem::forget(buf);
+                self.set_ends(-1, &[fd]);
                 Ok(())
             }
             Err(error) => Err(OpenBufError { error, buf }),
@@ -800,6 +848,7 @@ impl<'fd> Session<'fd> {
             fallbacks: st.fallbacks,
             eagain: st.eagain,
             bytes_by_method: st.bytes_by_method,
+            pool_misses: st.pool_misses,
         }
     }
 
@@ -813,13 +862,30 @@ impl<'fd> Session<'fd> {
         off_out: i64,
         len: u64,
     ) -> io::Result<()> {
-        check(sys::splicer_open(self.raw.as_ptr(), fd_in, off_in, fd_out, off_out, len).into()).map(drop)
+        check(sys::splicer_open(self.raw.as_ptr(), fd_in, off_in, fd_out, off_out, len).into())?;
+        self.set_ends(fd_in, &[fd_out]);
+        Ok(())
     }
 
     /// # Safety
     /// The fds must stay open until the transfer ends or is replaced.
     pub(crate) unsafe fn open_tee_fds(&mut self, fd_in: RawFd, off_in: i64, fds: &[RawFd], len: u64) -> io::Result<()> {
-        check(sys::splicer_open_tee(self.raw.as_ptr(), fd_in, off_in, fds.as_ptr(), fds.len(), len).into()).map(drop)
+        check(sys::splicer_open_tee(self.raw.as_ptr(), fd_in, off_in, fds.as_ptr(), fds.len(), len).into())?;
+        self.set_ends(fd_in, fds);
+        Ok(())
+    }
+
+    fn set_ends(&mut self, src: RawFd, dsts: &[RawFd]) {
+        self.ends.clear();
+        self.ends.push(src);
+        self.ends.extend_from_slice(dsts);
+    }
+
+    /// The fds of the open (or last) transfer, the source first (-1 for a
+    /// buffer); empty before the first transfer.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn ends(&self) -> &[RawFd] {
+        &self.ends
     }
 
     pub(crate) fn step_raw(&mut self) -> io::Result<u64> {

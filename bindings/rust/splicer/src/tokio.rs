@@ -28,24 +28,33 @@
 //! [`progress().delivered`](crate::Progress) bytes, bytes the session never
 //! took stay in the source, and bytes taken but not yet delivered
 //! (`progress().pending`) stay in the session.  Nothing is lost or
-//! delivered twice.  With [`copy_with`] the session is yours: deliver the
-//! pending bytes with [`Session::step`]/[`Session::run`] (the fds are still
-//! borrowed by it), or drop them with [`Session::abort`], which says how
-//! many; until then a new transfer on it fails with `EBUSY`.  With [`copy`]
-//! and [`tee`] the session is dropped with the future, and the pending
-//! bytes with it.
+//! delivered twice.  With [`copy_with`] and [`tee_with`] the session is
+//! yours, and the transfer stays open on it:
+//!
+//! - [`resume`] (or [`resume_tee`]) delivers the pending bytes first and
+//!   then carries the transfer on to its end, on the same endpoints;
+//! - [`abort`] ends it and drops the pending bytes, returning how many.
+//!
+//! Until one of them, a new transfer on the session fails with `EBUSY`.
+//! With [`copy`] and [`tee`] the session is dropped with the future, and the
+//! pending bytes with it.
 //!
 //! ```no_run
 //! # async fn f(src: tokio::net::TcpStream, dst: tokio::net::TcpStream) -> std::io::Result<()> {
 //! use std::time::Duration;
 //! let mut s = splicer::Session::new()?;
-//! let r = tokio::time::timeout(Duration::from_secs(5), splicer::tokio::copy_with(&mut s, &src, &dst, u64::MAX)).await;
-//! if r.is_err() {
-//!     let delivered = s.progress().delivered;
-//!     let dropped = s.abort();
-//!     println!("timed out: {delivered} delivered, {dropped} taken from the source and dropped");
+//! let copy = splicer::tokio::copy_with(&mut s, &src, &dst, u64::MAX);
+//! if tokio::time::timeout(Duration::from_secs(5), copy).await.is_err() {
+//!     if still_wanted() {
+//!         // the bytes the session holds first, then the rest
+//!         splicer::tokio::resume(&mut s, &src, &dst).await?;
+//!     } else {
+//!         let dropped = splicer::tokio::abort(&mut s);
+//!         println!("gave up: {} delivered, {dropped} dropped", s.progress().delivered);
+//!     }
 //! }
 //! # Ok(()) }
+//! # fn still_wanted() -> bool { true }
 //! ```
 
 use std::future::Future;
@@ -206,9 +215,49 @@ where
     D: AsyncEndpoint + Sync + ?Sized,
 {
     session.set(Opt::NONBLOCK, 1)?;
-    let src_fd = src.as_fd().as_raw_fd();
     session.open_n(src, dst, len).map_err(|e| TransferError::wrap("copy", crate::Method::None, 0, e))?;
-    drive("copy", session, &CopyEnds { src, src_fd, dst }).await
+    drive("copy", session, &CopyEnds::new(src, dst)).await
+}
+
+/// Carries on a copy whose future was dropped (see [Dropping the
+/// future](self#dropping-the-future)): delivers the bytes the session
+/// holds first, then the rest, until the length given to [`copy_with`] or
+/// the source's end.  `src` and `dst` are the endpoints the copy was opened
+/// with.  Returns the bytes delivered by this call; the transfer's total is
+/// [`progress().delivered`](crate::Progress).  A session with no open
+/// transfer (finished, aborted, or never opened) gives `Ok(0)`.
+///
+/// Dropping this future mid-transfer leaves the session as dropping the
+/// first one did: it can be resumed again.
+///
+/// # Errors
+/// The OS error with [`TransferError`] context (the pending bytes are then
+/// dropped, as a failed [`copy_with`] drops them); `EINVAL`, before
+/// anything moves, when `src` and `dst` are not the endpoints of the
+/// session's transfer.
+///
+/// ```no_run
+/// # async fn f(src: tokio::net::TcpStream, dst: tokio::net::TcpStream) -> std::io::Result<()> {
+/// let mut s = splicer::Session::new()?;
+/// let first = tokio::time::timeout(
+///     std::time::Duration::from_millis(100),
+///     splicer::tokio::copy_with(&mut s, &src, &dst, 1 << 20),
+/// )
+/// .await;
+/// if first.is_err() {
+///     splicer::tokio::resume(&mut s, &src, &dst).await?;
+/// }
+/// println!("{} bytes in all", s.progress().delivered);
+/// # Ok(()) }
+/// ```
+pub async fn resume<'a, S, D>(session: &mut Session<'a>, src: &'a S, dst: &'a D) -> io::Result<u64>
+where
+    S: AsyncEndpoint + Sync + ?Sized,
+    D: AsyncEndpoint + Sync + ?Sized,
+{
+    same_ends(session, src.as_fd().as_raw_fd(), &[dst.as_fd().as_raw_fd()])?;
+    session.set(Opt::NONBLOCK, 1)?;
+    drive("resume", session, &CopyEnds::new(src, dst)).await
 }
 
 /// Copies `src` to every one of `dsts` (1 ..= 16) until `src` ends, on a
@@ -256,6 +305,64 @@ where
     drive("tee", session, &TeeEnds { src, src_fd, dsts }).await
 }
 
+/// [`resume`] for a fan-out opened by [`tee_with`]: `src` and `dsts` are
+/// its endpoints.  Every destination gets the bytes it is missing first.
+/// Returns the bytes delivered (to every destination) by this call.
+///
+/// # Errors
+/// As [`resume`].
+///
+/// ```no_run
+/// # async fn f(src: tokio::net::TcpStream, a: tokio::net::TcpStream, b: tokio::net::TcpStream) -> std::io::Result<()> {
+/// let mut s = splicer::Session::new()?;
+/// let dsts = [&a, &b];
+/// let tee = splicer::tokio::tee_with(&mut s, &src, &dsts, u64::MAX);
+/// if tokio::time::timeout(std::time::Duration::from_secs(1), tee).await.is_err() {
+///     splicer::tokio::resume_tee(&mut s, &src, &dsts).await?;
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn resume_tee<'a, S, D>(session: &mut Session<'a>, src: &'a S, dsts: &[&'a D]) -> io::Result<u64>
+where
+    S: AsyncEndpoint + Sync + ?Sized,
+    D: AsyncEndpoint + Sync + ?Sized,
+{
+    let src_fd = src.as_fd().as_raw_fd();
+    let fds: Vec<RawFd> = dsts.iter().map(|d| d.as_fd().as_raw_fd()).collect();
+    same_ends(session, src_fd, &fds)?;
+    session.set(Opt::NONBLOCK, 1)?;
+    drive("resume", session, &TeeEnds { src, src_fd, dsts }).await
+}
+
+/// A resume must wait on the transfer's own endpoints: checked before any
+/// step, so that a mistake costs no byte.
+fn same_ends(session: &Session<'_>, src: RawFd, dsts: &[RawFd]) -> io::Result<()> {
+    let ends = session.ends();
+    if ends.is_empty() || (ends[0] == src && &ends[1..] == dsts) {
+        return Ok(());
+    }
+    let p = session.progress();
+    Err(TransferError::wrap("resume", p.method, p.delivered, io::Error::from_raw_os_error(libc::EINVAL)))
+}
+
+/// Ends a transfer whose future was dropped, dropping the bytes the session
+/// took from the source but did not deliver; returns how many (0 when none
+/// was pending or no transfer is open).  What the destination received is
+/// still in [`progress().delivered`](crate::Progress), and the session is
+/// free for a new transfer.  The pipe that held the dropped bytes is
+/// closed, never lent to another transfer.
+///
+/// It is [`Session::abort`]: ending a transfer never waits.
+///
+/// ```
+/// let mut s = splicer::Session::new()?;
+/// assert_eq!(splicer::tokio::abort(&mut s), 0); // nothing open
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn abort(session: &mut Session<'_>) -> u64 {
+    session.abort()
+}
+
 /// The endpoints of one transfer: waits on whichever the session names.
 trait Ends: Sync {
     fn io(
@@ -270,6 +377,12 @@ struct CopyEnds<'x, S: ?Sized, D: ?Sized> {
     src: &'x S,
     src_fd: RawFd,
     dst: &'x D,
+}
+
+impl<'x, S: AsFd + ?Sized, D: AsFd + ?Sized> CopyEnds<'x, S, D> {
+    fn new(src: &'x S, dst: &'x D) -> Self {
+        CopyEnds { src, src_fd: src.as_fd().as_raw_fd(), dst }
+    }
 }
 
 impl<S: AsyncEndpoint + Sync + ?Sized, D: AsyncEndpoint + Sync + ?Sized> Ends for CopyEnds<'_, S, D> {

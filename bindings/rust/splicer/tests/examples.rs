@@ -1,12 +1,9 @@
 //! The examples, run as a user would: the binaries `cargo test` built next
 //! to this one (examples are built before the tests run).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -56,74 +53,84 @@ fn hash(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Reads to end of file, hashing.
-fn hash_stream(mut r: impl Read) -> (u64, u64) {
-    let (mut h, mut n, mut buf) = (0xcbf29ce484222325, 0u64, vec![0u8; 1 << 16]);
-    loop {
-        match r.read(&mut buf).unwrap() {
-            0 => return (n, h),
-            k => {
-                fnv(&mut h, &buf[..k]);
-                n += k as u64;
+/// The tokio proxy example (feature `tokio`).
+#[cfg(feature = "tokio")]
+mod proxy {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    use super::{data, example, fnv, hash};
+
+    /// Reads to end of file, hashing.
+    fn hash_stream(mut r: impl Read) -> (u64, u64) {
+        let (mut h, mut n, mut buf) = (0xcbf29ce484222325, 0u64, vec![0u8; 1 << 16]);
+        loop {
+            match r.read(&mut buf).unwrap() {
+                0 => return (n, h),
+                k => {
+                    fnv(&mut h, &buf[..k]);
+                    n += k as u64;
+                }
             }
         }
     }
-}
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[cfg(feature = "tokio")]
-#[test]
-fn proxy_moves_both_directions() {
-    const UP: usize = 6 << 20;
-    const DOWN: usize = 3 << 20;
-    // Upstream: hashes what arrives until end of file, then answers.
-    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
-    let up_addr = upstream.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let mut results = Vec::new();
-        for _ in 0..2 {
-            let (mut c, _) = upstream.accept().unwrap();
-            results.push(hash_stream(&mut c));
-            c.write_all(&data(2, DOWN)).unwrap();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
         }
-        results
-    });
-    let mut child = Command::new(example("proxy"))
-        .args(["127.0.0.1:0", &up_addr.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let proxy = Kill(child);
-    let addr = line.trim().strip_prefix("listening on ").expect("proxy announces its address").to_string();
+    }
 
-    // Two connections one after the other: the proxy serves more than one.
-    let sent = data(1, UP);
-    for _ in 0..2 {
-        let mut c = TcpStream::connect(&addr).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut w = c.try_clone().unwrap();
-        let payload = sent.clone();
-        let writer = std::thread::spawn(move || {
-            w.write_all(&payload).unwrap();
-            w.shutdown(Shutdown::Write).unwrap();
+    #[test]
+    fn proxy_moves_both_directions() {
+        const UP: usize = 6 << 20;
+        const DOWN: usize = 3 << 20;
+        // Upstream: hashes what arrives until end of file, then answers.
+        let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up_addr = upstream.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut results = Vec::new();
+            for _ in 0..2 {
+                let (mut c, _) = upstream.accept().unwrap();
+                results.push(hash_stream(&mut c));
+                c.write_all(&data(2, DOWN)).unwrap();
+            }
+            results
         });
-        assert_eq!(hash_stream(&mut c), (DOWN as u64, hash(&data(2, DOWN))));
-        writer.join().unwrap();
+        let mut child = Command::new(example("proxy"))
+            .args(["127.0.0.1:0", &up_addr.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let proxy = Kill(child);
+        let addr = line.trim().strip_prefix("listening on ").expect("proxy announces its address").to_string();
+
+        // Two connections one after the other: the proxy serves more than one.
+        let sent = data(1, UP);
+        for _ in 0..2 {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut w = c.try_clone().unwrap();
+            let payload = sent.clone();
+            let writer = std::thread::spawn(move || {
+                w.write_all(&payload).unwrap();
+                w.shutdown(Shutdown::Write).unwrap();
+            });
+            assert_eq!(hash_stream(&mut c), (DOWN as u64, hash(&data(2, DOWN))));
+            writer.join().unwrap();
+        }
+        for got in server.join().unwrap() {
+            assert_eq!(got, (UP as u64, hash(&sent)));
+        }
+        drop(proxy);
     }
-    for got in server.join().unwrap() {
-        assert_eq!(got, (UP as u64, hash(&sent)));
-    }
-    drop(proxy);
 }
 
 #[test]

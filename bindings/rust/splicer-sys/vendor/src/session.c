@@ -363,6 +363,7 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   s->src_may_block = true;
   s->attributed = 0;
   s->dgram_max = src.dgram ? SIZE_MAX : SPLICER_DGRAM_SIZE;
+  s->bulk_tcp = kind == XFER_COPY && splicer__bulk_tcp(&src, &dst[0].ep, len);
   /* splice(2) refuses O_APPEND files.  A single destination finds out
    * before any byte moved and falls back; in a fan-out another destination
    * may already have its bytes by then, so decide here. */

@@ -449,8 +449,14 @@ SPLICER_API const char *splicer_method_name(int method);
  *   regular file -> regular file        copy_file_range
  *   either end a pipe                   splice
  *   regular file/block dev -> other     sendfile
+ *   regular file -> TCP, > 1 MiB left   splice_pipe (a 256 KiB pool pipe
+ *                                       hands TCP four times what sendfile's
+ *                                       internal 64 KiB pipe does; sendfile
+ *                                       when the pool has no pipe to lend)
  *   anything -> datagram socket         read_write (one write, one datagram)
  *   anything else                       splice_pipe
+ * "Left" is the file's size from its position, as a copy to the end would
+ * move it; a transfer's own length decides for the transfer.
  * Methods the kernel has reported as missing (ENOSYS) are skipped.  For a
  * transfer, sendfile is a candidate only when the destination uses its own
  * position (off_out == SPLICER_OFF_CUR): sendfile(2) has no output offset.

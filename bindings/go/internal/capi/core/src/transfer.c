@@ -111,6 +111,16 @@ static const int chain_pipe_end[] = {
 static const int chain_file_other[] = {
     SPLICER_METHOD_SENDFILE, SPLICER_METHOD_SPLICE_PIPE,
     SPLICER_METHOD_READ_WRITE, SPLICER_METHOD_NONE};
+/* More than SPLICER_BULK_TCP bytes of a file to a TCP socket: sendfile(2)
+ * stages through the task's own 16-page pipe, so it hands TCP 64 KiB per
+ * sendmsg; a pool pipe of 256 KiB hands it four times that, and measured
+ * 1.1-1.2x the GB per CPU-second of sendfile at 256 MiB in three runs out
+ * of three (bench/RESULTS.md).  At 1 MiB the two tie and below it sendfile's
+ * one syscall wins; to a Unix socket or /dev/null sendfile was as good or
+ * better at every size, so they keep it. */
+static const int chain_file_tcp_bulk[] = {
+    SPLICER_METHOD_SPLICE_PIPE, SPLICER_METHOD_SENDFILE,
+    SPLICER_METHOD_READ_WRITE, SPLICER_METHOD_NONE};
 static const int chain_other[] = {SPLICER_METHOD_SPLICE_PIPE,
                                   SPLICER_METHOD_READ_WRITE,
                                   SPLICER_METHOD_NONE};
@@ -125,11 +135,14 @@ static const int chain_buf[] = {SPLICER_METHOD_VMSPLICE,
 static const int chain_records[] = {SPLICER_METHOD_READ_WRITE,
                                     SPLICER_METHOD_NONE};
 
-static const int *chain_for(int kind, int in, bool out_records, int out) {
+static const int *chain_for(int kind, int in, bool out_records, int out,
+                            bool bulk_tcp) {
   if (kind == XFER_TEE)
     return chain_tee;
   if (out_records)
     return chain_records;
+  if (bulk_tcp && kind == XFER_COPY)
+    return chain_file_tcp_bulk;
   if (kind == XFER_BUF)
     return chain_buf;
   if (in == KIND_FILE && out == KIND_FILE)
@@ -155,8 +168,31 @@ int splicer__first_method(const splicer_session *s, uint32_t tried) {
   if (s->dst[0].ep.off >= 0)
     allowed &= ~(1u << SPLICER_METHOD_SENDFILE);
   return first_in_chain(chain_for(s->kind, s->src.kind, s->dst[0].ep.records,
-                                  s->dst[0].ep.kind),
+                                  s->dst[0].ep.kind, s->bulk_tcp),
                         allowed);
+}
+
+static bool is_inet(int fd) {
+  int domain = 0;
+  socklen_t l = sizeof domain;
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) == 0 &&
+         (domain == AF_INET || domain == AF_INET6);
+}
+
+bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
+                       uint64_t len) {
+  if (in->kind != KIND_FILE || out->kind != KIND_SOCKET || out->records)
+    return false;
+  if (len == SPLICER_TO_EOF) {
+    if (in->size <= SPLICER_BULK_TCP)
+      return false;
+    int64_t pos = in->off >= 0 ? in->off : lseek(in->fd, 0, SEEK_CUR);
+    if (pos < 0 || in->size - pos <= SPLICER_BULK_TCP)
+      return false;
+  } else if (len <= SPLICER_BULK_TCP) {
+    return false;
+  }
+  return is_inet(out->fd);
 }
 
 int splicer_method_for(int fd_in, int fd_out) {
@@ -165,7 +201,8 @@ int splicer_method_for(int fd_in, int fd_out) {
   if ((r = splicer__classify(fd_in, &in)) < 0 ||
       (r = splicer__classify(fd_out, &out)) < 0)
     return r;
-  r = first_in_chain(chain_for(XFER_COPY, in.kind, out.records, out.kind),
+  r = first_in_chain(chain_for(XFER_COPY, in.kind, out.records, out.kind,
+                               splicer__bulk_tcp(&in, &out, SPLICER_TO_EOF)),
                      SPLICER_ALL_METHODS);
   return r < 0 ? SPLICER_METHOD_READ_WRITE : r;
 }
@@ -668,6 +705,41 @@ static int64_t write_buf_direct(splicer_session *s) {
   return n;
 }
 
+/* A file batch that could not get a pool pipe goes by sendfile(2), which
+ * needs none and copies nothing, where sendfile can serve the transfer. */
+static bool sendfile_serves(const splicer_session *s) {
+  const struct endpoint *out = &s->dst[0].ep;
+  return s->kind == XFER_COPY &&
+         (s->src.kind == KIND_FILE || s->src.kind == KIND_BLOCK) &&
+         out->off < 0 && !out->records &&
+         (s->methods & ~s->tried & (1u << SPLICER_METHOD_SENDFILE)) &&
+         !splicer__method_missing(SPLICER_METHOD_SENDFILE);
+}
+
+/* @return bytes moved (taken and delivered at once), 0 at end of input,
+ * -EAGAIN, or -errno; -ENOBUFS when the kernel refused sendfile for this
+ * transfer (the caller goes by read/write instead). */
+static int64_t sendfile_batch(splicer_session *s) {
+  struct endpoint *in = &s->src, *out = &s->dst[0].ep;
+  int64_t n = note(s, splicer_sendfile(out->fd, in->fd, in->off,
+                                       want_bytes(s, UINT64_MAX)));
+  if (n > 0) {
+    advance(in, n);
+    s->consumed += (uint64_t)n;
+    s->dst[0].delivered += (uint64_t)n;
+    attribute(s, SPLICER_METHOD_SENDFILE);
+  } else if (n == 0) {
+    s->src_eof = true;
+  } else if (n == -EAGAIN) {
+    s->dst_blocked = true;
+    set_wait(s, out->fd, POLLOUT);
+  } else if (refusal(s, n)) {
+    s->tried |= 1u << SPLICER_METHOD_SENDFILE;
+    return -ENOBUFS;
+  }
+  return n;
+}
+
 /* Take one batch from the source.  Called only when nothing is pending, so
  * every internal pipe is empty and no buffer holds bytes.
  * @return bytes taken, 0 at end of input, EMPTY_DATAGRAM, RETRY after a
@@ -683,6 +755,8 @@ static int64_t fill(splicer_session *s) {
     if (r == -ENOBUFS && s->pooled) {
       /* the pool has nothing to lend: this batch goes by read/write */
       s->stats.pool_misses++;
+      if (sendfile_serves(s) && (n = sendfile_batch(s)) != -ENOBUFS)
+        return n;
       if (!(s->methods & (1u << SPLICER_METHOD_READ_WRITE)))
         return -ENOBUFS;
       if (s->kind == XFER_BUF)
