@@ -130,7 +130,8 @@ static void pump(struct direction *d) {
       return;
     }
     if (r < 0) {
-      errors++;
+      if (!errors++) /* counted; the first one named */
+        fprintf(stderr, "event_proxy: %s\n", splicer_errname((int)r));
       splicer_abort(d->s);
     }
     shutdown(d->to->fd, SHUT_WR); /* EOF (or error): pass it on */

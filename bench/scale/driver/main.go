@@ -424,6 +424,9 @@ func main() {
 			fatalf("%s (util-linux) is missing", tool)
 		}
 	}
+	if repeat < 1 || cfg.window < 1 || cfg.stall <= 0 || cfg.settle < 0 || cfg.clkTck < 1 {
+		fatalf("-repeat, -window, -stall and -clk-tck must be positive, -settle not negative")
+	}
 	if dirs != "both" && dirs != "down" {
 		fatalf("-dirs must be both or down")
 	}
