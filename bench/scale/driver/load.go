@@ -42,12 +42,16 @@ type pattern struct {
 func newPattern(maxRun int) *pattern {
 	r := rand.NewPCG(0x5eed, 0x5ca1e)
 	b := make([]byte, patternPeriod+maxRun)
+	var w [8]byte
 	for i := 0; i < patternPeriod; i += 8 {
-		var w [8]byte
 		binary.LittleEndian.PutUint64(w[:], r.Uint64())
-		copy(b[i:], w[:])
+		copy(b[i:patternPeriod], w[:])
 	}
-	copy(b[patternPeriod:], b[:maxRun])
+	// the sequence again, as far as the longest run needs (which may be
+	// longer than one period): b[i] = b[i-period] throughout
+	for i := patternPeriod; i < len(b); i++ {
+		b[i] = b[i-patternPeriod]
+	}
 	return &pattern{b}
 }
 
