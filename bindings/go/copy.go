@@ -58,7 +58,7 @@ func getSession() (*Session, error) {
 	sessions.mu.Unlock()
 	// The Go runtime's handler ignores the kernel's SIGPIPE (a program
 	// that called signal.Notify for it receives it, as for a write by os
-	// or net), so these sessions skip the guard's three syscalls per call;
+	// or net), so these sessions skip even the guard's one query per call;
 	// standard output and error follow os.File's rule (stdEPIPE).
 	return New(WithSIGPIPEGuard(false))
 }

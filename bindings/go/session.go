@@ -104,13 +104,15 @@ func WithMethods(ms ...Method) Option {
 	return intOption(capi.OptMethods, mask)
 }
 
-// WithSIGPIPEGuard says whether the library blocks and consumes the
-// kernel's SIGPIPE around its own writes to pipes and sockets (on by
-// default, as in C).  A Go program may turn it off to save three syscalls
-// per transfer call: the Go runtime's handler ignores a SIGPIPE the kernel
-// raises — unless the program asked for SIGPIPE with signal.Notify, which
-// then receives it, as it would for a write by os or net.  Either way a
-// transfer to standard output or error follows os.File's rule (see Copy).
+// WithSIGPIPEGuard says whether the library guards its own writes to pipes
+// and sockets against SIGPIPE (on by default, as in C).  The guard acts only
+// while SIGPIPE has its default disposition, which would kill the process;
+// the Go runtime always installs a handler, so in Go the guard costs one
+// sigaction query per transfer call, and turning it off saves that.  The
+// runtime's handler ignores a SIGPIPE the kernel raises, unless the program
+// asked for SIGPIPE with signal.Notify, which then receives it, as it would
+// for a write by os or net.  Either way a transfer to standard output or
+// error follows os.File's rule (see Copy).
 func WithSIGPIPEGuard(on bool) Option { return boolOption(capi.OptSigpipe, on) }
 
 // New creates a session with the given options.

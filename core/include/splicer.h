@@ -159,9 +159,11 @@ enum splicer_option {
    * with -EOPNOTSUPP.  0 or unknown bits are -EINVAL. */
   SPLICER_OPT_METHODS = 202,
   /* 1 (default): a destination whose reader is gone gives -EPIPE and the
-   * process is not killed by SIGPIPE (the signal is blocked and consumed
-   * around the session's own writes; nothing is done when SIGPIPE is
-   * already ignored).  0: SIGPIPE is delivered as the process arranged. */
+   * process is not killed by SIGPIPE: while SIGPIPE has its default
+   * disposition the signal is blocked and consumed around the session's
+   * own writes; when it is ignored or caught by a handler nothing is done
+   * (it cannot kill then, and a handler runs as the program arranged).
+   * 0: SIGPIPE is delivered as the process arranged. */
   SPLICER_OPT_SIGPIPE = 203,
   /* 1 (default): staged transfers borrow their pipe(s) from the process-wide
    * pipe pool for each batch and give them back the moment they are empty,

@@ -49,6 +49,22 @@ static void child(void *vp) {
   _exit(42);
 }
 
+static volatile sig_atomic_t caught;
+static void on_sigpipe(int sig) { (void)sig; caught++; }
+
+static void with_handler(void *vp) {
+  (void)vp;
+  signal(SIGPIPE, on_sigpipe);
+  splicer_session *s = tu_session(0);
+  int in = tu_file(100000, 1), p[2];
+  tu_pipe(p);
+  close(p[0]);
+  CHECK_EQ(splicer_copy(s, in, p[1], SPLICER_TO_EOF), -EPIPE);
+  CHECK(caught >= 1, "the handler did not run");
+  splicer_session_free(s);
+  _exit(43);
+}
+
 int main(void) {
   int methods[] = {0, SPLICER_METHOD_SENDFILE, SPLICER_METHOD_SPLICE,
                    SPLICER_METHOD_SPLICE_PIPE, SPLICER_METHOD_READ_WRITE};
@@ -74,5 +90,11 @@ int main(void) {
           "guard off: expected death by SIGPIPE, status %#x", st);
   }
   tu_pass("EPIPE without SIGPIPE death, pipe and socket, every method");
+
+  /* a handler installed: it cannot kill, so the guard stays out of the way
+   * and the handler runs as the program arranged */
+  int st = tu_in_child(with_handler, NULL);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 43, "with a handler: status %#x", st);
+  tu_pass("with a SIGPIPE handler: EPIPE, and the handler runs");
   return 0;
 }

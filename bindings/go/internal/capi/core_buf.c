@@ -2,6 +2,6 @@
 
 // cgo compiles only the .c files of the package's own directory; this one
 // builds the vendored core source of the same name (scripts/sync writes it).
-// Core digest 2728ed79a55018c5: Go's build cache does not see the included file
+// Core digest d527414dd80db45b: Go's build cache does not see the included file
 // change, the digest does.
 #include "core/src/buf.c"
