@@ -5,7 +5,9 @@
  * waits for and for what.  Bytes a full destination cannot take yet stay in
  * the session, so nothing is lost however slow either side is.  There is no
  * cap on connections but the fd limit: with the pipe pool (the default) an
- * idle connection costs its two sockets and no pipe.
+ * idle connection costs its two sockets and no pipe.  At the fd limit the
+ * pool's idle pipes are the last fds: accept or connect failing with EMFILE
+ * gives them back (splicer_pool_trim) and tries again.
  *
  * LISTEN_PORT 0 picks a free port.  The first line on standard output is
  * "event_proxy: listening on 127.0.0.1:PORT".  SIGUSR1 prints its counts
@@ -197,9 +199,15 @@ static void settle(struct conn *c, struct conn **dead) {
  * set when accept failed for lack of fds. */
 static int accept_one(int l, int upstream_port, struct conn **dead) {
   int c = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  /* Out of fds: the pool's idle pipes are fds too; give them back (they are
+   * made again when a batch needs one) and try once more. */
+  if (c < 0 && (errno == EMFILE || errno == ENFILE) && splicer_pool_trim() > 0)
+    c = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (c < 0)
     return errno == EAGAIN || errno == EINTR || errno == ECONNABORTED ? 0 : -1;
   int u = connect_to(upstream_port);
+  if (u < 0 && (errno == EMFILE || errno == ENFILE) && splicer_pool_trim() > 0)
+    u = connect_to(upstream_port);
   if (u < 0) {
     if (!failed++)
       perror("event_proxy: upstream"); /* counted; reported once */
