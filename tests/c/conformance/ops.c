@@ -323,7 +323,8 @@ static int op_stats(struct step_env *e) {
       check_field(e, x, "syscalls", (int64_t)st.syscalls) < 0 ||
       check_field(e, x, "fallbacks", (int64_t)st.fallbacks) < 0 ||
       check_field(e, x, "eagain", (int64_t)st.eagain) < 0 ||
-      check_field(e, x, "pool_misses", (int64_t)st.pool_misses) < 0)
+      check_field(e, x, "pool_misses", (int64_t)st.pool_misses) < 0 ||
+      check_field(e, x, "pool_spills", (int64_t)st.pool_spills) < 0)
     return -1;
   const jval *bm = json_get(x, "by_method");
   for (size_t k = 0; bm && bm->t == J_OBJ && k < bm->n; k++) {
@@ -628,6 +629,7 @@ static int op_pool_stats(struct step_env *e) {
       check_field(e, x, "misses", (int64_t)(st.misses - b->misses)) < 0 ||
       check_field(e, x, "discarded", (int64_t)(st.discarded - b->discarded)) < 0 ||
       check_field(e, x, "undersized", (int64_t)(st.undersized - b->undersized)) < 0 ||
+      check_field(e, x, "spills", (int64_t)(st.spills - b->spills)) < 0 ||
       check_field(e, x, "in_use", (int64_t)st.in_use) < 0 ||
       check_field(e, x, "idle", (int64_t)st.idle) < 0 ||
       check_field(e, x, "peak_in_use", (int64_t)st.peak_in_use) < 0)

@@ -205,9 +205,14 @@ SPLICER_API int splicer_session_get(const splicer_session *s, int option,
  * by SPLICER_POOL_PIPE_SIZE; a new pipe the kernel will not give that size
  * (the per-user limit fs.pipe-user-pages-soft is spent) is closed rather
  * than used small, the batch goes through read/write, and the pool waits a
- * moment before it asks the kernel again.  The pool is thread-safe; a
- * forked child starts with an empty pool of its own (the pipes inherited
- * from the parent's pool are closed in the child, never shared).
+ * moment before it asks the kernel again.  A non-blocking session whose
+ * destination blocked takes its next batch no larger than what the
+ * destination took, so that the batch is delivered within its step and the
+ * pipe goes straight back.  Idle pipes are fds: a program at its fd limit
+ * gives them back with splicer_pool_trim() when accept(2) or connect(2)
+ * fail with EMFILE.  The pool is thread-safe; a forked child starts with an
+ * empty pool of its own (the pipes inherited from the parent's pool are
+ * closed in the child, never shared).
  */
 
 enum splicer_pool_option {
@@ -260,7 +265,10 @@ typedef struct {
                            aborted or freed with bytes pending) */
   uint64_t undersized;  /* new pipes closed because the kernel gave less
                            than SPLICER_POOL_PIPE_SIZE */
-  uint64_t reserved[6];
+  uint64_t spills;      /* pipes given back early: a session's destination
+                           was full while the pool had no idle pipe, so the
+                           bytes left were moved into a buffer */
+  uint64_t reserved[5];
 } splicer_pool_stats;
 
 /**
@@ -476,7 +484,10 @@ typedef struct {
   uint64_t bytes_by_method[SPLICER_METHOD_COUNT];
   uint64_t pool_misses; /* batches done by read/write because the pipe pool
                            had no pipe to lend (SPLICER_OPT_POOL) */
-  uint64_t reserved[7];
+  uint64_t pool_spills; /* batches whose last bytes were moved from a pool
+                           pipe into a buffer, so that the pipe could go back
+                           while the destination was full and the pool short */
+  uint64_t reserved[6];
 } splicer_stats;
 
 /**

@@ -303,14 +303,14 @@ static bool nothing_delivered(const splicer_session *s) {
 
 /* Room for @need bytes in the read/write buffer.  A pooled session takes
  * one of the pool's buffers (it gives it back when the batch is delivered);
- * only a batch moved out of a larger pipe needs one of its own. */
+ * only more bytes than that, moved out of a pipe, need one of their own. */
 static int ensure_rwbuf(splicer_session *s, size_t need) {
   if (s->rwbuf_cap >= need)
     return 0;
-  if (s->pooled && !s->rwbuf && need <= SPLICER_RW_BUF_MAX) {
+  if (s->pooled && !s->rwbuf && need <= SPLICER_POOL_BUF) {
     if (!(s->rwbuf = splicer__pool_buf_take()))
       return -ENOMEM;
-    s->rwbuf_cap = SPLICER_RW_BUF_MAX;
+    s->rwbuf_cap = SPLICER_POOL_BUF;
     s->rwbuf_pooled = true;
     return 0;
   }
@@ -325,7 +325,8 @@ static int ensure_rwbuf(splicer_session *s, size_t need) {
 }
 
 static size_t rw_batch_size(const splicer_session *s) {
-  return s->chunk < SPLICER_RW_BUF_MAX ? (size_t)s->chunk : SPLICER_RW_BUF_MAX;
+  size_t most = s->pooled ? SPLICER_POOL_BUF : SPLICER_RW_BUF_MAX;
+  return s->chunk < (int64_t)most ? (size_t)s->chunk : most;
 }
 
 static unsigned splice_flags(const splicer_session *s) {
@@ -590,6 +591,44 @@ static void shrink_batch(splicer_session *s, uint64_t took) {
     s->batch_limit = want;
 }
 
+/* The destination blocked with bytes left in a borrowed pipe.  While the
+ * pool has pipes to spare the pipe waits with them for POLLOUT; when it has
+ * none, the bytes left are moved into a buffer and the pipe goes back at
+ * once: a copy of the tail of one batch, instead of the whole batches that
+ * other sessions would move by read/write while this pipe waits. */
+static void spill(splicer_session *s) {
+  if (s->n_borrowed != 1 || s->kind != XFER_COPY || s->batch != BATCH_PIPE ||
+      !splicer__pool_short())
+    return;
+  size_t left = (size_t)(s->consumed - s->dst[0].delivered);
+  if (ensure_rwbuf(s, left) < 0)
+    return; /* the pipe keeps them */
+  size_t got = 0;
+  while (got < left) {
+    ssize_t n = read(s->pipes[0][0], s->rwbuf + got, left - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  attribute(s, s->method); /* what the pipe delivered */
+  if (got < left) {
+    /* cannot happen (the pipe holds exactly what is owed); if it does, the
+     * bytes read so far are lost with the pipe */
+    splicer__drop_pipes(s);
+    s->batch = BATCH_NONE;
+    return;
+  }
+  s->stats.syscalls++;
+  s->stats.pool_spills++;
+  splicer__pool_return(s->pipes, s->n_borrowed, &s->lease);
+  s->n_borrowed = 0;
+  s->pipe_cap = 0;
+  s->batch = BATCH_BUF;
+  s->rw_len = left;
+}
+
 static int64_t drain(splicer_session *s) {
   if (s->batch == BATCH_NONE)
     return 0;
@@ -626,8 +665,10 @@ static int64_t drain(splicer_session *s) {
       return n;
     }
   }
-  if (blocked)
+  if (blocked) {
+    spill(s);
     return -EAGAIN;
+  }
   release_batch(s);
   return 0;
 }

@@ -91,7 +91,8 @@ pub struct splicer_pool_stats {
     pub peak_in_use: u64,
     pub discarded: u64,
     pub undersized: u64,
-    pub reserved: [u64; 6usize],
+    pub spills: u64,
+    pub reserved: [u64; 5usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
@@ -109,7 +110,8 @@ const _: () = {
     ["Offset of field: splicer_pool_stats::discarded"][::std::mem::offset_of!(splicer_pool_stats, discarded) - 64usize];
     ["Offset of field: splicer_pool_stats::undersized"]
         [::std::mem::offset_of!(splicer_pool_stats, undersized) - 72usize];
-    ["Offset of field: splicer_pool_stats::reserved"][::std::mem::offset_of!(splicer_pool_stats, reserved) - 80usize];
+    ["Offset of field: splicer_pool_stats::spills"][::std::mem::offset_of!(splicer_pool_stats, spills) - 80usize];
+    ["Offset of field: splicer_pool_stats::reserved"][::std::mem::offset_of!(splicer_pool_stats, reserved) - 88usize];
 };
 unsafe extern "C" {
     #[doc = " splicer_pool_stats_get() - copy the pool's statistics.\n @size: sizeof(splicer_pool_stats) as the caller knows it; a smaller\n        (older) struct gets the fields it has.\n @return 0, or -EINVAL (NULL, size smaller than one field)."]
@@ -224,7 +226,8 @@ pub struct splicer_stats {
     pub eagain: u64,
     pub bytes_by_method: [u64; 8usize],
     pub pool_misses: u64,
-    pub reserved: [u64; 7usize],
+    pub pool_spills: u64,
+    pub reserved: [u64; 6usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
@@ -237,7 +240,8 @@ const _: () = {
     ["Offset of field: splicer_stats::bytes_by_method"]
         [::std::mem::offset_of!(splicer_stats, bytes_by_method) - 32usize];
     ["Offset of field: splicer_stats::pool_misses"][::std::mem::offset_of!(splicer_stats, pool_misses) - 96usize];
-    ["Offset of field: splicer_stats::reserved"][::std::mem::offset_of!(splicer_stats, reserved) - 104usize];
+    ["Offset of field: splicer_stats::pool_spills"][::std::mem::offset_of!(splicer_stats, pool_spills) - 104usize];
+    ["Offset of field: splicer_stats::reserved"][::std::mem::offset_of!(splicer_stats, reserved) - 112usize];
 };
 unsafe extern "C" {
     #[doc = " splicer_stats_get() - copy the session's statistics.\n @size: sizeof(splicer_stats) as the caller knows it.\n @return 0, or -EINVAL (NULL argument, size smaller than one field)."]

@@ -35,13 +35,13 @@ struct idle_pipe {
   int fd[2];
 };
 
-/* Buffers of SPLICER_RW_BUF_MAX bytes for batches done by read/write (a
- * miss, or a pooled session whose method is read/write).  A session gives
- * its buffer back the moment the batch is delivered; freed, 256 KiB goes
- * back to the kernel (glibc trims the heap's top or unmaps) and the next
- * batch faults fresh zeroed pages in: 10-16% of a proxy's CPU at 3,000
- * connections (bench/SCALE.md).  Some are kept instead. */
-#define POOL_IDLE_BUFS 32
+/* Buffers of SPLICER_POOL_BUF bytes for pooled sessions' read/write
+ * batches.  A session gives its buffer back the moment the batch is
+ * delivered; freed, the memory goes back to the kernel (glibc trims the
+ * heap's top) and the next batch faults fresh zeroed pages in: 10-16% of a
+ * proxy's CPU at 3,000 connections (bench/SCALE.md).  Up to 4 MiB of them
+ * are kept instead. */
+#define POOL_IDLE_BUFS 64
 
 static struct {
   pthread_mutex_t mu;
@@ -367,7 +367,7 @@ void *splicer__pool_buf_take(void) {
   if (pool.n_bufs > 0)
     p = pool.bufs[--pool.n_bufs];
   pthread_mutex_unlock(&pool.mu);
-  return p ? p : malloc(SPLICER_RW_BUF_MAX);
+  return p ? p : malloc(SPLICER_POOL_BUF);
 }
 
 void splicer__pool_buf_give(void *p) {
@@ -380,6 +380,16 @@ void splicer__pool_buf_give(void *p) {
   }
   pthread_mutex_unlock(&pool.mu);
   free(p);
+}
+
+bool splicer__pool_short(void) {
+  pthread_mutex_lock(&pool.mu);
+  bool shortage = pool.n_idle == 0 &&
+                  (int64_t)pool.in_use * 2 >= effective_max_pipes();
+  if (shortage)
+    pool.st.spills++;
+  pthread_mutex_unlock(&pool.mu);
+  return shortage;
 }
 
 int splicer__pool_cap(void) {
