@@ -20,13 +20,12 @@
 /* The read/write fallback buffer: larger buys nothing measurable and costs
  * memory per session (coreutils uses 128 KiB). */
 #define SPLICER_RW_BUF_MAX (256 * 1024)
-/* A pooled session's read/write batches (a miss, the method read/write, or
- * the bytes left in a pipe given back early) use buffers of this size kept
- * by the pool: under the load where the pool runs short, destinations take
- * a few tens of KiB at a time, and a buffer that waits in a full
- * destination holds no more than a read/write loop's would (Go's io.Copy
- * uses 32 KiB). */
-#define SPLICER_POOL_BUF (64 * 1024)
+/* A batch the pool could not lend a pipe for reads at most this much: under
+ * the load where the pool runs short, destinations take a few tens of KiB
+ * at a time, and a batch that waits in a full destination then holds no
+ * more memory than a read/write loop's buffer would (Go's io.Copy uses
+ * 32 KiB).  A session whose method is read/write keeps 256 KiB batches. */
+#define SPLICER_MISS_BATCH (64 * 1024)
 /* Largest datagram written to a datagram destination when the source is a
  * stream (Go's io.Copy writes 32 KiB): within UDP's 65,507 and the default
  * Unix datagram sndbuf, so EMSGSIZE is rare; it halves when it happens.
@@ -196,7 +195,7 @@ int splicer__pool_cap(void);
 /* no idle pipe and half the cap or more lent: a pipe waiting for POLLOUT
  * is worth more back in the pool than with its session (counts a spill) */
 bool splicer__pool_short(void);
-/* a buffer of SPLICER_POOL_BUF bytes (NULL when out of memory), and back */
+/* a buffer of SPLICER_RW_BUF_MAX bytes (NULL when out of memory), and back */
 void *splicer__pool_buf_take(void);
 void splicer__pool_buf_give(void *p);
 

@@ -35,13 +35,13 @@ struct idle_pipe {
   int fd[2];
 };
 
-/* Buffers of SPLICER_POOL_BUF bytes for pooled sessions' read/write
+/* Buffers of SPLICER_RW_BUF_MAX bytes for pooled sessions' read/write
  * batches.  A session gives its buffer back the moment the batch is
- * delivered; freed, the memory goes back to the kernel (glibc trims the
- * heap's top) and the next batch faults fresh zeroed pages in: 10-16% of a
- * proxy's CPU at 3,000 connections (bench/SCALE.md).  Up to 4 MiB of them
- * are kept instead. */
-#define POOL_IDLE_BUFS 64
+ * delivered; freed, the memory goes back to the kernel (glibc unmaps or
+ * trims the heap's top) and the next batch faults fresh zeroed pages in:
+ * 10-16% of a proxy's CPU at 3,000 connections (bench/SCALE.md).  Some are
+ * kept instead (a batch touches only the pages it fills). */
+#define POOL_IDLE_BUFS 32
 
 static struct {
   pthread_mutex_t mu;
@@ -367,7 +367,7 @@ void *splicer__pool_buf_take(void) {
   if (pool.n_bufs > 0)
     p = pool.bufs[--pool.n_bufs];
   pthread_mutex_unlock(&pool.mu);
-  return p ? p : malloc(SPLICER_POOL_BUF);
+  return p ? p : malloc(SPLICER_RW_BUF_MAX);
 }
 
 void splicer__pool_buf_give(void *p) {

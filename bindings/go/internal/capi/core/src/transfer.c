@@ -326,10 +326,10 @@ static bool nothing_delivered(const splicer_session *s) {
 static int ensure_rwbuf(splicer_session *s, size_t need) {
   if (s->rwbuf_cap >= need)
     return 0;
-  if (s->pooled && !s->rwbuf && need <= SPLICER_POOL_BUF) {
+  if (s->pooled && !s->rwbuf && need <= SPLICER_RW_BUF_MAX) {
     if (!(s->rwbuf = splicer__pool_buf_take()))
       return -ENOMEM;
-    s->rwbuf_cap = SPLICER_POOL_BUF;
+    s->rwbuf_cap = SPLICER_RW_BUF_MAX;
     s->rwbuf_pooled = true;
     return 0;
   }
@@ -344,8 +344,7 @@ static int ensure_rwbuf(splicer_session *s, size_t need) {
 }
 
 static size_t rw_batch_size(const splicer_session *s) {
-  size_t most = s->pooled ? SPLICER_POOL_BUF : SPLICER_RW_BUF_MAX;
-  return s->chunk < (int64_t)most ? (size_t)s->chunk : most;
+  return s->chunk < SPLICER_RW_BUF_MAX ? (size_t)s->chunk : SPLICER_RW_BUF_MAX;
 }
 
 static unsigned splice_flags(const splicer_session *s) {
@@ -858,6 +857,8 @@ static int64_t fill(splicer_session *s) {
       if (s->kind == XFER_BUF)
         return write_buf_direct(s);
       via_buf = true;
+      if (limit > SPLICER_MISS_BATCH)
+        limit = SPLICER_MISS_BATCH;
     } else if (r < 0) {
       return r;
     } else {
