@@ -263,8 +263,9 @@ static int check_offset(const struct endpoint *ep, int64_t off) {
   return 0;
 }
 
-static int classify_source(int fd, int64_t off, struct endpoint *ep) {
-  int r = splicer__classify(fd, ep);
+static int classify_source(splicer_session *s, int fd, int64_t off,
+                           struct endpoint *ep) {
+  int r = splicer__classify(fd, ep, s);
   if (r < 0)
     return r;
   if ((ep->flags & O_ACCMODE) == O_WRONLY)
@@ -275,8 +276,9 @@ static int classify_source(int fd, int64_t off, struct endpoint *ep) {
   return 0;
 }
 
-static int classify_destination(int fd, int64_t off, struct endpoint *ep) {
-  int r = splicer__classify(fd, ep);
+static int classify_destination(splicer_session *s, int fd, int64_t off,
+                                struct endpoint *ep) {
+  int r = splicer__classify(fd, ep, s);
   if (r < 0)
     return r;
   if ((ep->flags & O_ACCMODE) == O_RDONLY)
@@ -342,10 +344,10 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   struct destination dst[SPLICER_TEE_MAX];
   memset(dst, 0, sizeof dst);
   int r;
-  if (kind != XFER_BUF && (r = classify_source(fd_in, off_in, &src)) < 0)
+  if (kind != XFER_BUF && (r = classify_source(s, fd_in, off_in, &src)) < 0)
     return r;
   for (size_t i = 0; i < n_out; i++) {
-    if ((r = classify_destination(fds_out[i], off_out, &dst[i].ep)) < 0)
+    if ((r = classify_destination(s, fds_out[i], off_out, &dst[i].ep)) < 0)
       return r;
     if (kind != XFER_BUF &&
         (r = check_self_transfer(&src, &dst[i].ep, &len)) < 0)

@@ -2,6 +2,6 @@
 
 // cgo compiles only the .c files of the package's own directory; this one
 // builds the vendored core source of the same name (scripts/sync writes it).
-// Core digest e34e16ea4cda1343: Go's build cache does not see the included file
+// Core digest e4cc86e89cc54201: Go's build cache does not see the included file
 // change, the digest does.
 #include "core/src/raw.c"

@@ -54,7 +54,24 @@ static bool is_pseudo_fs(long type) {
   }
 }
 
-int splicer__classify(int fd, struct endpoint *ep) {
+static bool recall_socket(splicer_session *s, struct endpoint *ep) {
+  for (size_t i = 0; s && i < SOCKET_MEMOS; i++)
+    if (s->memo[i].ino == ep->ino && s->memo[i].dev == ep->dev && ep->ino) {
+      ep->dgram = s->memo[i].dgram;
+      ep->records = s->memo[i].records;
+      return true;
+    }
+  return false;
+}
+
+static void remember_socket(splicer_session *s, const struct endpoint *ep) {
+  if (!s)
+    return;
+  s->memo[s->memo_next] = (struct socket_memo){ep->dev, ep->ino, ep->dgram, ep->records};
+  s->memo_next = (s->memo_next + 1) % SOCKET_MEMOS;
+}
+
+int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
   memset(ep, 0, sizeof *ep);
   ep->fd = fd;
   ep->off = SPLICER_OFF_CUR;
@@ -85,9 +102,11 @@ int splicer__classify(int fd, struct endpoint *ep) {
     ep->kind = KIND_SOCKET;
     int type = 0;
     socklen_t tl = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0) {
+    if (!recall_socket(s, ep) &&
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0) {
       ep->dgram = type == SOCK_DGRAM;
       ep->records = type == SOCK_DGRAM || type == SOCK_SEQPACKET;
+      remember_socket(s, ep);
     }
   } else if (S_ISBLK(st.st_mode)) {
     ep->kind = KIND_BLOCK;
@@ -198,8 +217,8 @@ bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
 int splicer_method_for(int fd_in, int fd_out) {
   struct endpoint in, out;
   int r;
-  if ((r = splicer__classify(fd_in, &in)) < 0 ||
-      (r = splicer__classify(fd_out, &out)) < 0)
+  if ((r = splicer__classify(fd_in, &in, NULL)) < 0 ||
+      (r = splicer__classify(fd_out, &out, NULL)) < 0)
     return r;
   r = first_in_chain(chain_for(XFER_COPY, in.kind, out.records, out.kind,
                                splicer__bulk_tcp(&in, &out, SPLICER_TO_EOF)),

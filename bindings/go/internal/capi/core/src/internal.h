@@ -74,6 +74,15 @@ struct destination {
 
 enum transfer_kind { XFER_NONE, XFER_COPY, XFER_TEE, XFER_BUF };
 
+/* What a socket's type was, by its inode: a socket's type never changes,
+ * and sockfs gives every socket a new inode number, so a session that opens
+ * transfers on the same sockets again asks getsockopt(SO_TYPE) once. */
+struct socket_memo {
+  uint64_t dev, ino;
+  bool dgram, records;
+};
+#define SOCKET_MEMOS 4
+
 /* Where the pending bytes of a staged transfer are. */
 enum batch_place { BATCH_NONE, BATCH_PIPE, BATCH_BUF };
 
@@ -154,6 +163,9 @@ struct splicer_session {
   int wait_fd;
   short wait_events;
 
+  struct socket_memo memo[SOCKET_MEMOS];
+  unsigned memo_next;
+
   splicer_stats stats;
 };
 
@@ -167,7 +179,8 @@ int splicer__ensure_pipes(splicer_session *s, size_t n);
 void splicer__end_transfer(splicer_session *s);
 
 /* transfer.c */
-int splicer__classify(int fd, struct endpoint *ep);
+/* @s may be NULL (no memo of socket types) */
+int splicer__classify(int fd, struct endpoint *ep, splicer_session *s);
 int splicer__first_method(const splicer_session *s, uint32_t tried);
 bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
                        uint64_t len);
