@@ -332,7 +332,7 @@ static void splicer_lua_release(lua_State *L, int idx) {
 %typemap(argout) (splicer_stats *out, size_t size) %{
   {
     int m;
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 7);
     splicer_lua_push_u64(L, temp$argnum.bytes);     lua_setfield(L, -2, "bytes");
     splicer_lua_push_u64(L, temp$argnum.syscalls);  lua_setfield(L, -2, "syscalls");
     splicer_lua_push_u64(L, temp$argnum.fallbacks); lua_setfield(L, -2, "fallbacks");
@@ -344,18 +344,19 @@ static void splicer_lua_release(lua_State *L, int idx) {
     }
     lua_setfield(L, -2, "bytes_by_method");
     splicer_lua_push_u64(L, temp$argnum.pool_misses); lua_setfield(L, -2, "pool_misses");
+    splicer_lua_push_u64(L, temp$argnum.pool_spills); lua_setfield(L, -2, "pool_spills");
     SWIG_arg++;
   }
 %}
 
-/* The pipe pool's statistics: a table of its ten fields. */
+/* The pipe pool's statistics: a table of its eleven fields. */
 %typemap(in, numinputs=0) (splicer_pool_stats *out, size_t size) (splicer_pool_stats temp) %{
   memset(&temp, 0, sizeof temp);
   $1 = &temp;
   $2 = sizeof temp;
 %}
 %typemap(argout) (splicer_pool_stats *out, size_t size) %{
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 11);
   splicer_lua_push_u64(L, temp$argnum.borrowed);    lua_setfield(L, -2, "borrowed");
   splicer_lua_push_u64(L, temp$argnum.returned);    lua_setfield(L, -2, "returned");
   splicer_lua_push_u64(L, temp$argnum.created);     lua_setfield(L, -2, "created");
@@ -366,6 +367,7 @@ static void splicer_lua_release(lua_State *L, int idx) {
   splicer_lua_push_u64(L, temp$argnum.peak_in_use); lua_setfield(L, -2, "peak_in_use");
   splicer_lua_push_u64(L, temp$argnum.discarded);   lua_setfield(L, -2, "discarded");
   splicer_lua_push_u64(L, temp$argnum.undersized);  lua_setfield(L, -2, "undersized");
+  splicer_lua_push_u64(L, temp$argnum.spills);      lua_setfield(L, -2, "spills");
   SWIG_arg++;
 %}
 

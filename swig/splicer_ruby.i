@@ -300,18 +300,20 @@ static VALUE splicer_rb_u64_value(uint64_t v) { return ULL2NUM((unsigned long lo
   $1 = &temp;
   $2 = sizeof temp;
 %}
-/* [bytes, syscalls, fallbacks, eagain, [bytes by method number], pool_misses] */
+/* [bytes, syscalls, fallbacks, eagain, [bytes by method number], pool_misses,
+ *  pool_spills] */
 %typemap(argout) (splicer_stats *out, size_t size) %{
   {
     VALUE by = rb_ary_new_capa(SPLICER_METHOD_COUNT);
     int m;
     for (m = 0; m < SPLICER_METHOD_COUNT; m++)
       rb_ary_push(by, splicer_rb_u64_value(temp$argnum.bytes_by_method[m]));
-    $result = rb_ary_new_from_args(6, splicer_rb_u64_value(temp$argnum.bytes),
+    $result = rb_ary_new_from_args(7, splicer_rb_u64_value(temp$argnum.bytes),
                                    splicer_rb_u64_value(temp$argnum.syscalls),
                                    splicer_rb_u64_value(temp$argnum.fallbacks),
                                    splicer_rb_u64_value(temp$argnum.eagain), by,
-                                   splicer_rb_u64_value(temp$argnum.pool_misses));
+                                   splicer_rb_u64_value(temp$argnum.pool_misses),
+                                   splicer_rb_u64_value(temp$argnum.pool_spills));
   }
 %}
 
@@ -321,9 +323,9 @@ static VALUE splicer_rb_u64_value(uint64_t v) { return ULL2NUM((unsigned long lo
   $2 = sizeof temp;
 %}
 /* [borrowed, returned, created, closed, misses, in_use, idle, peak_in_use,
- *  discarded, undersized] */
+ *  discarded, undersized, spills] */
 %typemap(argout) (splicer_pool_stats *out, size_t size) %{
-  $result = rb_ary_new_from_args(10, splicer_rb_u64_value(temp$argnum.borrowed),
+  $result = rb_ary_new_from_args(11, splicer_rb_u64_value(temp$argnum.borrowed),
                                  splicer_rb_u64_value(temp$argnum.returned),
                                  splicer_rb_u64_value(temp$argnum.created),
                                  splicer_rb_u64_value(temp$argnum.closed),
@@ -332,7 +334,8 @@ static VALUE splicer_rb_u64_value(uint64_t v) { return ULL2NUM((unsigned long lo
                                  splicer_rb_u64_value(temp$argnum.idle),
                                  splicer_rb_u64_value(temp$argnum.peak_in_use),
                                  splicer_rb_u64_value(temp$argnum.discarded),
-                                 splicer_rb_u64_value(temp$argnum.undersized));
+                                 splicer_rb_u64_value(temp$argnum.undersized),
+                                 splicer_rb_u64_value(temp$argnum.spills));
 %}
 
 /* ---- arrays in ------------------------------------------------------------ */

@@ -52,6 +52,10 @@ type Stats struct {
 	// PoolMisses counts the batches that went through read/write because
 	// the pipe pool had no pipe to lend (see WithPool).
 	PoolMisses uint64
+	// PoolSpills counts the batches whose last bytes were moved from a pool
+	// pipe into a buffer, so that the pipe could go back to the pool while
+	// the destination was full and the pool short of pipes.
+	PoolSpills uint64
 }
 
 // Version is the version of the C library linked into the program.

@@ -19,7 +19,11 @@ import (
 // one stream can reach another.  When the pool has no pipe to lend (its
 // cap, EMFILE, ENFILE, the kernel's per-user pipe limit), that batch goes
 // through read(2)/write(2) instead: nothing is lost, and the miss is
-// counted (PoolStats.Misses, Stats.PoolMisses).
+// counted (PoolStats.Misses, Stats.PoolMisses).  When a destination is
+// full while the pool has no idle pipe and half its cap or more is lent,
+// the bytes left in the session's pipe are moved into a buffer and the
+// pipe goes back at once, so that other sessions splice instead of missing
+// (PoolStats.Spills, Stats.PoolSpills).
 //
 // Copy, CopyN, CopyContext and every Session use the pool unless
 // WithPool(false) gives a session pipes of its own.  The settings below
@@ -114,6 +118,10 @@ type PoolStats struct {
 	PeakInUse  uint64 // most pipes lent at once, since the start or the last TrimPool
 	Discarded  uint64 // pipes closed because they held bytes (a session aborted or closed with bytes pending)
 	Undersized uint64 // new pipes closed because the kernel gave less than PoolPipeSize
+	// Spills counts the pipes given back early: a session's destination was
+	// full while the pool had no idle pipe (and half its cap or more lent),
+	// so the bytes left in the pipe were moved into a buffer.
+	Spills uint64
 }
 
 // ReadPoolStats returns the pipe pool's statistics (like

@@ -81,10 +81,11 @@ func TestPoolStatsAroundSocketCopy(t *testing.T) {
 	if after.InUse != 0 || after.PeakInUse < 1 || after.Idle < 1 {
 		t.Fatalf("after the copy: %+v; want nothing in use and the pipe idle", after)
 	}
-	if after.Discarded != before.Discarded || after.Misses != before.Misses {
-		t.Fatalf("discards or misses moved: %+v -> %+v", before, after)
+	// a pool with pipes to spare neither misses nor spills
+	if after.Discarded != before.Discarded || after.Misses != before.Misses || after.Spills != before.Spills {
+		t.Fatalf("discards, misses or spills moved: %+v -> %+v", before, after)
 	}
-	if st, _ := s.Stats(); st.PoolMisses != 0 || st.ByMethod[splicer.MethodSplicePipe] != 1<<20+5 {
+	if st, _ := s.Stats(); st.PoolMisses != 0 || st.PoolSpills != 0 || st.ByMethod[splicer.MethodSplicePipe] != 1<<20+5 {
 		t.Fatalf("session stats %+v", st)
 	}
 	if n := splicer.TrimPool(); n != int(after.Idle) {
@@ -352,12 +353,54 @@ func TestPoolDiscardsPipeWithBytes(t *testing.T) {
 	if p, _ := s.Progress(); p.Pending == 0 {
 		t.Skip("no byte pending when the deadline passed")
 	}
-	if st := splicer.ReadPoolStats(); st.InUse == 0 {
-		t.Fatalf("pending bytes but no pipe in use: %+v", st)
+	if st := splicer.ReadPoolStats(); st.InUse == 0 || st.Spills != before.Spills {
+		t.Fatalf("pending bytes but no pipe in use, or a spill with pipes to spare: %+v -> %+v", before, st)
 	}
 	s.Close()
 	after := splicer.ReadPoolStats()
 	if after.Discarded-before.Discarded < 1 || after.InUse != 0 {
 		t.Fatalf("after Close with bytes pending: %+v -> %+v", before, after)
+	}
+}
+
+// A destination that is full while the pool has no idle pipe (a cap of
+// one, lent to this session): the bytes left in the pipe are moved into a
+// buffer and the pipe goes back at once, counted by the session and by the
+// pool; the transfer resumed later delivers every byte.
+func TestPoolSpillsWhenShort(t *testing.T) {
+	withPoolLimits(t, 1, 1)
+	splicer.TrimPool()
+	before := splicer.ReadPoolStats()
+	data := pattern(1 << 20)
+	feeder, src := tcpPair(t)
+	dst, sink := tcpPair(t)
+	dst.SetWriteBuffer(4096)
+	go func() { feeder.Write(data); feeder.Close() }()
+	s := newSession(t)
+	dst.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	n, err := s.Copy(dst, src)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Copy = %d, %v; want a deadline", n, err)
+	}
+	// The spilled bytes may have gone out before the deadline (the session
+	// then waits for POLLOUT holding nothing): what is pending varies.
+	st, _ := s.Stats()
+	mid := splicer.ReadPoolStats()
+	if st.PoolSpills == 0 || mid.Spills-before.Spills != st.PoolSpills {
+		t.Fatalf("session spills %d, pool spills %d -> %d; want the same count, at least 1", st.PoolSpills, before.Spills, mid.Spills)
+	}
+	if mid.InUse != 0 || mid.Idle != 1 || st.PoolMisses != 0 {
+		t.Fatalf("after a spill: pool %+v, session misses %d; want the pipe back idle", mid, st.PoolMisses)
+	}
+	dst.SetWriteDeadline(time.Time{})
+	got := drain(sink)
+	m, err := s.Resume()
+	if err != nil || n+m != int64(len(data)) {
+		t.Fatalf("Resume = %d, %v after %d; want %d in all", m, err, n, len(data))
+	}
+	dst.Close()
+	sameBytes(t, <-got, data)
+	if after := splicer.ReadPoolStats(); after.InUse != 0 || after.Discarded != before.Discarded {
+		t.Fatalf("after the transfer: %+v -> %+v", before, after)
 	}
 }

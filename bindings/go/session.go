@@ -259,6 +259,7 @@ func (s *Session) Stats() (Stats, error) {
 		EAGAIN:     cs.Eagain,
 		ByMethod:   cs.BytesByMethod,
 		PoolMisses: cs.PoolMisses,
+		PoolSpills: cs.PoolSpills,
 	}, nil
 }
 

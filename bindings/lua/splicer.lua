@@ -260,8 +260,10 @@ function Session:progress()
 end
 
 --- s:stats() @return {bytes, syscalls, fallbacks, eagain, bytes_by_method,
--- pool_misses} (pool_misses: batches done by read/write because the pool
--- had no pipe to lend).
+-- pool_misses, pool_spills} (pool_misses: batches done by read/write because
+-- the pool had no pipe to lend; pool_spills: batches whose last bytes were
+-- moved from a pool pipe into a buffer, so that the pipe could go back while
+-- the destination was full and the pool short).
 Session.stats = core.stats_get
 
 --- s:close(): free the session and its pipes; the caller's fds stay open.
@@ -390,7 +392,7 @@ function pool.get(name)
 end
 
 --- splicer.pool.stats() @return {borrowed, returned, created, closed,
--- misses, discarded, undersized (counted since the process started),
+-- misses, discarded, undersized, spills (counted since the process started),
 -- in_use, idle, peak_in_use (as they are now)}.
 pool.stats = core.pool_stats_get
 

@@ -3296,7 +3296,7 @@ static int _wrap_pool_stats_get(lua_State* L) {
   return splicer_lua_fail(L, (int)result);
   
   
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 11);
   splicer_lua_push_u64(L, temp1.borrowed);    lua_setfield(L, -2, "borrowed");
   splicer_lua_push_u64(L, temp1.returned);    lua_setfield(L, -2, "returned");
   splicer_lua_push_u64(L, temp1.created);     lua_setfield(L, -2, "created");
@@ -3307,6 +3307,7 @@ static int _wrap_pool_stats_get(lua_State* L) {
   splicer_lua_push_u64(L, temp1.peak_in_use); lua_setfield(L, -2, "peak_in_use");
   splicer_lua_push_u64(L, temp1.discarded);   lua_setfield(L, -2, "discarded");
   splicer_lua_push_u64(L, temp1.undersized);  lua_setfield(L, -2, "undersized");
+  splicer_lua_push_u64(L, temp1.spills);      lua_setfield(L, -2, "spills");
   SWIG_arg++;
   
   return SWIG_arg;
@@ -3640,7 +3641,7 @@ static int _wrap_stats_get(lua_State* L) {
   
   {
     int m;
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 7);
     splicer_lua_push_u64(L, temp2.bytes);     lua_setfield(L, -2, "bytes");
     splicer_lua_push_u64(L, temp2.syscalls);  lua_setfield(L, -2, "syscalls");
     splicer_lua_push_u64(L, temp2.fallbacks); lua_setfield(L, -2, "fallbacks");
@@ -3652,6 +3653,7 @@ static int _wrap_stats_get(lua_State* L) {
     }
     lua_setfield(L, -2, "bytes_by_method");
     splicer_lua_push_u64(L, temp2.pool_misses); lua_setfield(L, -2, "pool_misses");
+    splicer_lua_push_u64(L, temp2.pool_spills); lua_setfield(L, -2, "pool_spills");
     SWIG_arg++;
   }
   

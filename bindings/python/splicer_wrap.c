@@ -3306,6 +3306,8 @@ static PyObject *splicer_py_stats_obj(const splicer_stats *st) {
     Py_DECREF(n);
   }
   PyStructSequence_SET_ITEM(t, 5, by);
+  /* after bytes_by_method, so that the fields before it keep their index */
+  PyStructSequence_SET_ITEM(t, 6, splicer_py_u64(st->pool_spills));
   if (PyErr_Occurred()) {
     Py_DECREF(t);
     return NULL;
@@ -3314,14 +3316,14 @@ static PyObject *splicer_py_stats_obj(const splicer_stats *st) {
 }
 
 static PyObject *splicer_py_pool_stats_obj(const splicer_pool_stats *st) {
-  const uint64_t v[10] = {st->borrowed, st->returned, st->created, st->closed,
+  const uint64_t v[11] = {st->borrowed, st->returned, st->created, st->closed,
                           st->misses, st->in_use, st->idle, st->peak_in_use,
-                          st->discarded, st->undersized};
+                          st->discarded, st->undersized, st->spills};
   PyObject *t = PyStructSequence_New(splicer_py_pool_stats_type);
   int k;
   if (!t)
     return NULL;
-  for (k = 0; k < 10; k++)
+  for (k = 0; k < 11; k++)
     PyStructSequence_SET_ITEM(t, k, splicer_py_u64(v[k]));
   if (PyErr_Occurred()) {
     Py_DECREF(t);
@@ -4378,9 +4380,12 @@ static PyStructSequence_Field splicer_py_stats_fields[] = {
     {"eagain", "times a syscall returned EAGAIN"},
     {"pool_misses", "batches done by read/write because the pipe pool had no pipe"},
     {"bytes_by_method", "dict: method name -> bytes delivered by it"},
+    {"pool_spills", "batches whose last bytes were moved from a pool pipe into a buffer, "
+                    "so that the pipe could go back while the destination was full and "
+                    "the pool short"},
     {NULL, NULL}};
 static PyStructSequence_Desc splicer_py_stats_desc = {
-    "splicer.Stats", "Cumulative statistics of a session.", splicer_py_stats_fields, 6};
+    "splicer.Stats", "Cumulative statistics of a session.", splicer_py_stats_fields, 7};
 
 static PyStructSequence_Field splicer_py_pool_stats_fields[] = {
     {"borrowed", "pipes handed to sessions"},
@@ -4393,10 +4398,12 @@ static PyStructSequence_Field splicer_py_pool_stats_fields[] = {
     {"peak_in_use", "most pipes borrowed at once since the start or the last trim"},
     {"discarded", "pipes closed because they held bytes"},
     {"undersized", "new pipes closed because the kernel gave less than PIPE_SIZE"},
+    {"spills", "pipes given back early: a session's destination was full while the pool "
+               "had no idle pipe, so the bytes left were moved into a buffer"},
     {NULL, NULL}};
 static PyStructSequence_Desc splicer_py_pool_stats_desc = {
     "splicer.PoolStats", "Statistics of the process-wide pipe pool.",
-    splicer_py_pool_stats_fields, 10};
+    splicer_py_pool_stats_fields, 11};
 
 static PyObject *splicer_py_sb_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
   splicer_py_session_obj *self;

@@ -22,7 +22,7 @@ local function with_pool(fn)
   end
 end
 
-local counters = { "borrowed", "returned", "created", "closed", "misses", "discarded", "undersized" }
+local counters = { "borrowed", "returned", "created", "closed", "misses", "discarded", "undersized", "spills" }
 
 -- the counters since `before`, the gauges as they are
 local function since(before)
@@ -126,16 +126,16 @@ test("options: bad values are nil, message, EINVAL and change nothing", with_poo
   eq(splicer.pool.get("pipe_size"), before[3])
 end))
 
-test("stats: a table of the ten fields, counts", with_pool(function()
+test("stats: a table of the eleven fields, counts", with_pool(function()
   local st = assert(splicer.pool.stats())
   local n = 0
   for k, v in pairs(st) do
     n = n + 1
     is_count(v, k)
   end
-  eq(n, 10)
+  eq(n, 11)
   for _, k in ipairs { "borrowed", "returned", "created", "closed", "misses",
-                       "in_use", "idle", "peak_in_use", "discarded", "undersized" } do
+                       "in_use", "idle", "peak_in_use", "discarded", "undersized", "spills" } do
     ok(st[k] ~= nil, k)
   end
   eq(st.idle, 0, "trimmed")
@@ -149,11 +149,13 @@ test("stats move around a socket to socket copy", with_pool(function()
   local st = s:stats()
   eq(st.pool_misses, 0)
   is_count(st.pool_misses, "pool_misses")
+  eq(st.pool_spills, 0, "a pool with pipes to spare never spills")
+  is_count(st.pool_spills, "pool_spills")
   eq(st.bytes_by_method.splice_pipe, 100000)
   local d = since(before)
   ok(d.borrowed >= 1, "borrowed " .. d.borrowed)
   eq(d.returned, d.borrowed, "every borrowed pipe came back empty")
-  eq(d.created, 1); eq(d.misses, 0); eq(d.discarded, 0)
+  eq(d.created, 1); eq(d.misses, 0); eq(d.discarded, 0); eq(d.spills, 0)
   eq(d.in_use, 0); eq(d.idle, 1); eq(d.peak_in_use, 1)
   -- the next session reuses the idle pipe
   socket_copy(assert(splicer.session()), pattern(5000, 2))
@@ -256,6 +258,44 @@ test("the collector discards the pipe of a session dropped with bytes", with_poo
   local d = since(before)
   eq(d.discarded, 1); eq(d.in_use, 0); eq(d.idle, 0)
   for _, fd in ipairs(fds) do fx.close(fd) end
+end))
+
+test("a full destination spills its pipe back when the pool is short", with_pool(function()
+  eq(splicer.pool.set("max_pipes", 1), true)
+  local before = assert(splicer.pool.stats())
+  local s, fds = held()
+  -- the only pipe was lent to this session: the bytes left went into a
+  -- buffer and the pipe back to the pool, once
+  local st = s:stats()
+  eq(st.pool_spills, 1); eq(st.pool_misses, 0)
+  local d = since(before)
+  eq(d.spills, 1); eq(d.in_use, 0); eq(d.idle, 1); eq(d.discarded, 0)
+  -- so another session splices through it instead of missing
+  local other = assert(splicer.session())
+  socket_copy(other, pattern(30000, 12))
+  eq(other:stats().pool_misses, 0)
+  eq(other:stats().bytes_by_method.splice_pipe, 30000)
+  other:close()
+  -- and the spilled transfer delivers every byte, once: each EAGAIN is a
+  -- destination whose peer has bytes to read
+  local dst, dst_peer = fds[3], fds[4]
+  local parts = {}
+  while true do
+    local n, msg, name = s:step()
+    if n == 0 then break end
+    if n == nil then
+      eq(name, "EAGAIN", msg)
+      parts[#parts + 1] = assert(fx.read(dst_peer, 65536))
+    end
+  end
+  eq(s:progress().delivered, 100000)
+  s:close()
+  fx.close(dst)
+  parts[#parts + 1] = read_to_end(dst_peer)
+  ok(table.concat(parts) == pattern(100000, 7), "the bytes arrived intact")
+  d = since(before)
+  eq(d.in_use, 0); eq(d.discarded, 0)
+  for _, fd in ipairs { fds[1], fds[2], dst_peer } do fx.close(fd) end
 end))
 
 test("abort with bytes held closes the pipe; pool is busy meanwhile", with_pool(function()

@@ -53,8 +53,18 @@ FLAGS = {
     "MORE": splicer.raw.F_MORE,
     "GIFT": splicer.raw.F_GIFT,
 }
-COUNTERS = ("borrowed", "returned", "created", "closed", "misses", "discarded", "undersized")
+COUNTERS = (
+    "borrowed",
+    "returned",
+    "created",
+    "closed",
+    "misses",
+    "discarded",
+    "undersized",
+    "spills",
+)
 GAUGES = ("in_use", "idle", "peak_in_use")
+STATS_FIELDS = ("bytes", "syscalls", "fallbacks", "eagain", "pool_misses", "pool_spills")
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -147,6 +157,14 @@ def check(expect: Any, ok: bool, value: Any) -> None:
         value = 0  # a call whose C counterpart returns 0
     if not number_ok(expect, value):
         raise Fail(f"expected {show(expect)}, got {value}")
+
+
+def unknown(expect: dict[str, Any], known: tuple[str, ...]) -> None:
+    """A field this runner does not read fails the step rather than pass
+    unchecked."""
+    extra = sorted(k for k in expect if k not in known)
+    if extra:
+        raise Fail(f"unsupported field {extra[0]}")
 
 
 # -- fixtures -----------------------------------------------------------------
@@ -699,7 +717,8 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
         t = s.stats
         if x is None:
             return
-        for key in ("bytes", "syscalls", "fallbacks", "eagain", "pool_misses"):
+        unknown(x, STATS_FIELDS + ("by_method",))
+        for key in STATS_FIELDS:
             if key in x and not number_ok(x[key], getattr(t, key)):
                 raise Fail(f"{key}: expected {show(x[key])}, got {getattr(t, key)}")
         for method, want in x.get("by_method", {}).items():
@@ -829,6 +848,7 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
         ps = splicer.pool.stats()
         if x is None:
             return
+        unknown(x, COUNTERS + GAUGES)
         for key in COUNTERS:
             v = getattr(ps, key) - getattr(c.pool_start, key)
             if key in x and not number_ok(x[key], v):

@@ -409,7 +409,11 @@ class Session(_core.SessionBase):
     @property
     def stats(self) -> Stats:
         """bytes, syscalls, fallbacks, eagain, pool_misses, bytes_by_method,
-        summed over every transfer of the session."""
+        pool_spills, summed over every transfer of the session.  pool_misses:
+        batches done by read/write because the pipe pool had no pipe to lend;
+        pool_spills: batches whose last bytes were moved from a pool pipe into
+        a buffer, so that the pipe could go back while the destination was full
+        and the pool short."""
         st: Stats = _gen.stats_get(self)
         return st
 

@@ -18,6 +18,7 @@ class Stats(NamedTuple):
     eagain: int
     pool_misses: int
     bytes_by_method: dict[str, int]
+    pool_spills: int
 
 class PoolStats(NamedTuple):
     borrowed: int
@@ -30,6 +31,7 @@ class PoolStats(NamedTuple):
     peak_in_use: int
     discarded: int
     undersized: int
+    spills: int
 
 class SessionBase:
     _nonblock: int

@@ -59,7 +59,10 @@ def configure(
 
 def stats() -> PoolStats:
     """borrowed, returned, created, closed, misses, in_use, idle, peak_in_use,
-    discarded, undersized (gauges: in_use, idle, peak_in_use)."""
+    discarded, undersized, spills (gauges: in_use, idle, peak_in_use; the rest
+    count since the process started).  spills: pipes given back early, a
+    session's destination being full while the pool had no idle pipe, the bytes
+    left moved into a buffer."""
     st: PoolStats = _gen.pool_stats_get()
     return st
 

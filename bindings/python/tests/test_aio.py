@@ -72,10 +72,17 @@ def test_cancel_then_resume_delivers_every_byte_once() -> None:
             while chunk := await loop.sock_recv(dst_peer, 1 << 16):
                 got.extend(chunk)
 
+        # the rest is sent while the transfer resumes: the session may have
+        # taken less than the first 100,000 bytes (a pooled read/write batch
+        # is at most 64 KiB), and the source's buffer holds no 300,000
+        async def feed() -> None:
+            await loop.sock_sendall(src_peer, payload[100_000:])
+            src_peer.shutdown(socket.SHUT_WR)
+
         reader = asyncio.create_task(drain())
-        await loop.sock_sendall(src_peer, payload[100_000:])
-        src_peer.shutdown(socket.SHUT_WR)
+        feeder = asyncio.create_task(feed())
         resumed = await splicer.aio.resume(session)
+        await feeder
         dst.shutdown(socket.SHUT_WR)
         await reader
         assert p.delivered + resumed == len(payload)

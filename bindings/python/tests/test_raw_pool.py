@@ -88,13 +88,16 @@ def test_pool_options_and_stats(pipe: tuple[int, int]) -> None:
         with splicer.Session() as s:
             assert s.copy(a, c) == 100_000
             assert s.stats.pool_misses == 0
+            # one pipe lent of 4: the pool is never short, nothing spills
+            assert s.stats.pool_spills == 0
         c.shutdown(socket.SHUT_WR)
         t.join()
         after = splicer.pool.stats()
         assert after.borrowed > before.borrowed
         assert after.returned - before.returned == after.borrowed - before.borrowed
         assert after.in_use == 0 and after.peak_in_use >= 1
-        assert len(after) == 10 and after.undersized >= 0 and after.discarded >= 0
+        assert len(after) == 11 and after.undersized >= 0 and after.discarded >= 0
+        assert after.spills == before.spills and after[10] == after.spills
         assert splicer.pool.trim() >= 1
         assert splicer.pool.stats().idle == 0
         for x in (a, b, c, d):
@@ -120,3 +123,63 @@ def test_pool_of_zero_counts_misses() -> None:
             x.close()
     finally:
         splicer.pool.set("max_pipes", saved)
+
+
+def test_pool_spills_when_short() -> None:
+    """A destination full while the pool's only pipe is lent to its session:
+    the bytes left go into a buffer and the pipe back to the pool, so another
+    session splices through it; the first transfer still delivers every byte."""
+    saved = splicer.pool.get("max_pipes")
+    socks = [*socket.socketpair(), *socket.socketpair(), *socket.socketpair(), *socket.socketpair()]
+    src, src_peer, dst, dst_peer, src2, src2_peer, dst2, dst2_peer = socks
+    try:
+        splicer.pool.set("max_pipes", 1)
+        splicer.pool.trim()
+        before = splicer.pool.stats()
+        payload = os.urandom(100_000)
+        src_peer.sendall(payload)
+        src_peer.shutdown(socket.SHUT_WR)
+        dst.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        dst_peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        with splicer.Session(nonblock=True) as s:
+            s.open(src, dst)
+            assert s.step() >= 1
+            assert s.progress.pending >= 1
+            assert (s.stats.pool_spills, s.stats.pool_misses) == (1, 0)
+            mid = splicer.pool.stats()
+            assert mid.spills - before.spills == 1
+            assert (mid.in_use, mid.idle, mid.discarded) == (0, 1, before.discarded)
+            # the pipe is back: another session splices instead of missing
+            other_payload = os.urandom(30_000)
+            src2_peer.sendall(other_payload)
+            src2_peer.shutdown(socket.SHUT_WR)
+            with splicer.Session() as other:
+                assert other.copy(src2, dst2) == 30_000
+                assert other.stats.pool_misses == 0
+                assert other.stats.bytes_by_method["splice_pipe"] == 30_000
+            dst2.shutdown(socket.SHUT_WR)
+            got2 = bytearray()
+            while chunk := dst2_peer.recv(65536):
+                got2 += chunk
+            assert bytes(got2) == other_payload
+            # the spilled transfer delivers every byte, once: each EAGAIN is
+            # a destination whose peer has bytes to read
+            got = bytearray()
+            while True:
+                try:
+                    if s.step() == 0:
+                        break
+                except BlockingIOError:
+                    got += dst_peer.recv(65536)
+            assert s.progress.delivered == len(payload)
+        dst.shutdown(socket.SHUT_WR)
+        while chunk := dst_peer.recv(65536):
+            got += chunk
+        assert bytes(got) == payload
+        after = splicer.pool.stats()
+        assert (after.in_use, after.discarded) == (0, before.discarded)
+    finally:
+        splicer.pool.set("max_pipes", saved)
+        splicer.pool.trim()
+        for x in socks:
+            x.close()

@@ -94,6 +94,7 @@ def test_stats_and_progress_are_named_tuples(tmp_path: Path) -> None:
         st = s.stats
         assert isinstance(st, tuple) and st.bytes == 5000 and st.syscalls >= 1
         assert st.fallbacks == 0 and st.eagain == 0 and st.pool_misses == 0
+        assert st.pool_spills == 0 and len(st) == 7 and st[6] == st.pool_spills
         assert set(st.bytes_by_method) == set(splicer.METHODS[1:])
         p = s.progress
         assert p == (5000, 5000, 0, "copy_file_range", True)

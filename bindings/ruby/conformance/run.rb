@@ -715,7 +715,7 @@ class CaseRun
 
     start = @pool_start
     got = {}
-    %i[borrowed returned created closed misses discarded undersized].each { |k| got[k.to_s] = now[k] - start[k] }
+    %i[borrowed returned created closed misses discarded undersized spills].each { |k| got[k.to_s] = now[k] - start[k] }
     %i[in_use idle peak_in_use].each { |k| got[k.to_s] = now[k] }
     check_fields("pool_stats", st["expect"], got)
     NO_RESULT

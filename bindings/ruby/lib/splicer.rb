@@ -60,8 +60,11 @@ module Splicer
   end
 
   # Cumulative statistics of a session.  bytes_by_method is a Hash from
-  # method Symbol to bytes.
-  Stats = Struct.new(:bytes, :syscalls, :fallbacks, :eagain, :bytes_by_method, :pool_misses)
+  # method Symbol to bytes.  pool_misses: batches done by read/write because
+  # the pipe pool had no pipe to lend.  pool_spills: batches whose last bytes
+  # were moved from a pool pipe into a buffer, so that the pipe could go back
+  # while the destination was full and the pool short.
+  Stats = Struct.new(:bytes, :syscalls, :fallbacks, :eagain, :bytes_by_method, :pool_misses, :pool_spills)
 
   OPTIONS = {
     pipe_size: Core::OPT_PIPE_SIZE, chunk: Core::OPT_CHUNK, nonblock: Core::OPT_NONBLOCK,
@@ -462,10 +465,10 @@ module Splicer
 
     # Statistics of every transfer so far.
     def stats
-      bytes, syscalls, fallbacks, eagain, by, misses = Core.stats_get(handle)
+      bytes, syscalls, fallbacks, eagain, by, misses, spills = Core.stats_get(handle)
       by_method = {}
       by.each_with_index { |n, m| by_method[METHOD_NAMES[m]] = n unless m.zero? }
-      Stats.new(bytes, syscalls, fallbacks, eagain, by_method, misses)
+      Stats.new(bytes, syscalls, fallbacks, eagain, by_method, misses, spills)
     end
 
     # Free the session and its pipes (pending bytes are dropped); the
@@ -573,9 +576,10 @@ module Splicer
                 pipe_size: Core::POOL_PIPE_SIZE }.freeze
 
     # Counters since the process started (in_use, idle and peak_in_use are
-    # gauges).
+    # gauges).  spills: pipes given back early, a session's destination being
+    # full while the pool had no idle pipe, the bytes left moved into a buffer.
     Stats = Struct.new(:borrowed, :returned, :created, :closed, :misses, :in_use, :idle, :peak_in_use,
-                       :discarded, :undersized)
+                       :discarded, :undersized, :spills)
 
     class << self
       # An option by name (:max_pipes, :max_idle, :pipe_size) or C number.

@@ -115,7 +115,7 @@ class LifecycleTest < Minitest::Test
 
   def test_pool_stats_fields
     st = Splicer::Pool.stats
-    assert_equal %i[borrowed returned created closed misses in_use idle peak_in_use discarded undersized],
+    assert_equal %i[borrowed returned created closed misses in_use idle peak_in_use discarded undersized spills],
                  st.members
     assert(st.to_a.all?(Integer))
   end
@@ -137,7 +137,61 @@ class LifecycleTest < Minitest::Test
     assert_operator st.pool_misses, :>=, 1
     assert_equal bytes.bytesize, st.bytes_by_method[:splice_pipe] + st.bytes_by_method[:read_write]
     assert_operator Splicer::Pool.stats.misses, :>, misses0
+    assert_equal 0, st.pool_spills, "a pool with no pipe at all has none to give back"
     s.close
+  end
+
+  # The only pipe lent to a session whose destination is full: the bytes
+  # left go into a buffer and the pipe back to the pool, so another session
+  # splices through it; the first transfer still delivers every byte.
+  def test_pool_spills_when_short
+    Splicer::Pool.max_pipes = 1
+    before = Splicer::Pool.stats
+    bytes = data(100_000, 7)
+    a, b = socketpair
+    c, d = socketpair
+    c.setsockopt(Socket::SOL_SOCKET, Socket::SO_SNDBUF, 4096)
+    d.setsockopt(Socket::SOL_SOCKET, Socket::SO_RCVBUF, 4096)
+    a.write(bytes)
+    a.close_write
+    s = Splicer::Session.new(nonblock: true)
+    s.open(b, c)
+    assert_operator s.step, :>=, 1
+    assert_operator s.progress.pending, :>=, 1
+    assert_equal [1, 0], [s.stats.pool_spills, s.stats.pool_misses]
+    mid = Splicer::Pool.stats
+    assert_equal 1, mid.spills - before.spills
+    assert_equal [0, 1, before.discarded], [mid.in_use, mid.idle, mid.discarded]
+    # the pipe is back: another session splices instead of missing
+    other = data(30_000, 8)
+    e, f = socketpair
+    g, h = socketpair
+    e.write(other)
+    e.close_write
+    Splicer::Session.open do |o|
+      assert_equal other.bytesize, o.copy(f, g)
+      assert_equal 0, o.stats.pool_misses
+      assert_equal other.bytesize, o.stats.bytes_by_method[:splice_pipe]
+    end
+    g.close
+    assert_equal other, h.read
+    # the spilled transfer delivers every byte, once: each wait is a
+    # destination whose peer has bytes to read
+    got = +"".b
+    loop do
+      n = s.step(exception: false)
+      break if n == 0
+      next if n.is_a?(Integer)
+
+      assert_equal :wait_writable, n
+      got << d.readpartial(65_536)
+    end
+    assert_equal bytes.bytesize, s.progress.delivered
+    s.close
+    c.close
+    got << d.read
+    assert_equal bytes, got
+    assert_equal [0, before.discarded], [Splicer::Pool.stats.in_use, Splicer::Pool.stats.discarded]
   end
 
   def test_session_without_pool_borrows_nothing

@@ -23,6 +23,7 @@ class SessionTest < Minitest::Test
       assert_equal bytes.bytesize, st.bytes_by_method[:copy_file_range]
       assert_equal 0, st.fallbacks
       assert_equal 0, st.pool_misses
+      assert_equal 0, st.pool_spills
     end
     assert_equal bytes, File.binread(path("dst"))
     assert_equal bytes.bytesize, src.pos, "the source's position advanced"

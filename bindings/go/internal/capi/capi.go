@@ -183,14 +183,14 @@ type Progress struct {
 type Stats struct {
 	Bytes, Syscalls, Fallbacks, Eagain uint64
 	BytesByMethod                      [MethodCount]uint64
-	PoolMisses                         uint64
+	PoolMisses, PoolSpills             uint64
 }
 
 // PoolStats mirrors splicer_pool_stats (without its reserved slots).
 type PoolStats struct {
 	Borrowed, Returned, Created, Closed, Misses uint64
 	InUse, Idle, PeakInUse                      uint64
-	Discarded, Undersized                       uint64
+	Discarded, Undersized, Spills               uint64
 }
 
 // VersionNumberLinked is splicer_version_number().
@@ -333,6 +333,7 @@ func StatsGet(s Session) (Stats, int) {
 		Fallbacks:  uint64(cs.fallbacks),
 		Eagain:     uint64(cs.eagain),
 		PoolMisses: uint64(cs.pool_misses),
+		PoolSpills: uint64(cs.pool_spills),
 	}
 	for i := range st.BytesByMethod {
 		st.BytesByMethod[i] = uint64(cs.bytes_by_method[i])
@@ -367,6 +368,7 @@ func PoolStatsGet() (PoolStats, int) {
 		PeakInUse:  uint64(ps.peak_in_use),
 		Discarded:  uint64(ps.discarded),
 		Undersized: uint64(ps.undersized),
+		Spills:     uint64(ps.spills),
 	}, int(r)
 }
 

@@ -369,6 +369,8 @@ func (e *env) step(m map[string]any) string {
 				msg = checkNumber(k, v, st.EAGAIN)
 			case "pool_misses":
 				msg = checkNumber(k, v, st.PoolMisses)
+			case "pool_spills":
+				msg = checkNumber(k, v, st.PoolSpills)
 			case "by_method":
 				bm, _ := v.(map[string]any)
 				for name, n := range bm {
@@ -628,11 +630,12 @@ func checkPoolStats(exp any, st splicer.PoolStats) string {
 		"misses":      st.Misses - b.Misses,
 		"discarded":   st.Discarded - b.Discarded,
 		"undersized":  st.Undersized - b.Undersized,
+		"spills":      st.Spills - b.Spills,
 		"in_use":      st.InUse,
 		"idle":        st.Idle,
 		"peak_in_use": st.PeakInUse,
 	}
-	for _, k := range []string{"borrowed", "returned", "created", "closed", "misses", "discarded", "undersized", "in_use", "idle", "peak_in_use"} {
+	for _, k := range []string{"borrowed", "returned", "created", "closed", "misses", "discarded", "undersized", "spills", "in_use", "idle", "peak_in_use"} {
 		v, ok := want[k]
 		if !ok {
 			continue

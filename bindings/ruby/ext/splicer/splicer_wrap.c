@@ -3025,7 +3025,7 @@ _wrap_pool_stats_get(int argc, VALUE *argv, VALUE self) {
   splicer_rb_fail(result, "splicer_pool_stats_get");
   
   
-  vresult = rb_ary_new_from_args(10, splicer_rb_u64_value(temp1.borrowed),
+  vresult = rb_ary_new_from_args(11, splicer_rb_u64_value(temp1.borrowed),
     splicer_rb_u64_value(temp1.returned),
     splicer_rb_u64_value(temp1.created),
     splicer_rb_u64_value(temp1.closed),
@@ -3034,7 +3034,8 @@ _wrap_pool_stats_get(int argc, VALUE *argv, VALUE self) {
     splicer_rb_u64_value(temp1.idle),
     splicer_rb_u64_value(temp1.peak_in_use),
     splicer_rb_u64_value(temp1.discarded),
-    splicer_rb_u64_value(temp1.undersized));
+    splicer_rb_u64_value(temp1.undersized),
+    splicer_rb_u64_value(temp1.spills));
   
   return vresult;
 fail:
@@ -3399,11 +3400,12 @@ _wrap_stats_get(int argc, VALUE *argv, VALUE self) {
     int m;
     for (m = 0; m < SPLICER_METHOD_COUNT; m++)
     rb_ary_push(by, splicer_rb_u64_value(temp2.bytes_by_method[m]));
-    vresult = rb_ary_new_from_args(6, splicer_rb_u64_value(temp2.bytes),
+    vresult = rb_ary_new_from_args(7, splicer_rb_u64_value(temp2.bytes),
       splicer_rb_u64_value(temp2.syscalls),
       splicer_rb_u64_value(temp2.fallbacks),
       splicer_rb_u64_value(temp2.eagain), by,
-      splicer_rb_u64_value(temp2.pool_misses));
+      splicer_rb_u64_value(temp2.pool_misses),
+      splicer_rb_u64_value(temp2.pool_spills));
   }
   
   return vresult;

@@ -830,6 +830,7 @@ fn step<'f>(
                     "fallbacks" => num_meets(v, t.fallbacks),
                     "eagain" => num_meets(v, t.eagain),
                     "pool_misses" => num_meets(v, t.pool_misses),
+                    "pool_spills" => num_meets(v, t.pool_spills),
                     "by_method" => v
                         .as_object()
                         .unwrap()
@@ -1038,6 +1039,7 @@ fn step<'f>(
                     "misses" => d.misses,
                     "discarded" => d.discarded,
                     "undersized" => d.undersized,
+                    "spills" => d.spills,
                     "in_use" => d.in_use,
                     "idle" => d.idle,
                     "peak_in_use" => d.peak_in_use,

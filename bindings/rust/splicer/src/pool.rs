@@ -15,6 +15,11 @@
 //!   kernel's per-user pipe limit spent), that batch goes through read/write
 //!   instead: nothing is lost, and it is counted in [`PoolStats::misses`]
 //!   and the session's [`Stats::pool_misses`](crate::Stats::pool_misses).
+//! - When a destination is full while the pool has no idle pipe and half its
+//!   cap or more is lent, the bytes left in the session's pipe are moved into
+//!   a buffer and the pipe goes back at once, so that other sessions splice
+//!   instead of missing ([`PoolStats::spills`] and the session's
+//!   [`Stats::pool_spills`](crate::Stats::pool_spills)).
 //! - A session made with [`Builder::pool(false)`](crate::Builder::pool)
 //!   creates and keeps pipes of its own, as before the pool existed.
 //! - A forked child starts with an empty pool of its own.
@@ -272,6 +277,10 @@ pub struct PoolStats {
     pub discarded: u64,
     /// New pipes closed because the kernel gave less than the pool's size.
     pub undersized: u64,
+    /// Pipes given back early: a session's destination was full while the
+    /// pool had no idle pipe (and half its cap or more lent), so the bytes
+    /// left in the pipe were moved into a buffer.
+    pub spills: u64,
 }
 
 impl PoolStats {
@@ -293,6 +302,7 @@ impl PoolStats {
             misses: self.misses.wrapping_sub(earlier.misses),
             discarded: self.discarded.wrapping_sub(earlier.discarded),
             undersized: self.undersized.wrapping_sub(earlier.undersized),
+            spills: self.spills.wrapping_sub(earlier.spills),
             ..*self
         }
     }
@@ -319,5 +329,6 @@ pub fn stats() -> PoolStats {
         peak_in_use: st.peak_in_use,
         discarded: st.discarded,
         undersized: st.undersized,
+        spills: st.spills,
     }
 }

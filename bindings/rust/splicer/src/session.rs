@@ -337,6 +337,10 @@ pub struct Stats {
     /// Batches done by read/write because the [pool](crate::pool) had no
     /// pipe to lend (its cap, `EMFILE`, the per-user pipe limit).
     pub pool_misses: u64,
+    /// Batches whose last bytes were moved from a pool pipe into a buffer,
+    /// so that the pipe could go back to the [pool](crate::pool) while the
+    /// destination was full and the pool short of pipes.
+    pub pool_spills: u64,
 }
 
 impl Stats {
@@ -849,6 +853,7 @@ impl<'fd> Session<'fd> {
             eagain: st.eagain,
             bytes_by_method: st.bytes_by_method,
             pool_misses: st.pool_misses,
+            pool_spills: st.pool_spills,
         }
     }
 

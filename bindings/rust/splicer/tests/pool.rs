@@ -1,5 +1,6 @@
 //! The process-wide pipe pool through the safe API: statistics around a
-//! copy, caps of 0 and of a few pipes shared by many threads, sessions with
+//! copy, caps of 0 and of a few pipes shared by many threads, a full
+//! destination that spills its pipe back to a short pool, sessions with
 //! pipes of their own, pipes holding bytes never lent again, and option
 //! errors.
 //!
@@ -131,12 +132,12 @@ fn stats_move_around_a_socket_to_socket_copy() {
     socket_copy(&mut s, &data);
     assert_eq!(s.progress().method, Method::SplicePipe);
     let st = s.stats();
-    assert_eq!((st.pool_misses, st.bytes_by(Method::SplicePipe)), (0, data.len() as u64));
+    assert_eq!((st.pool_misses, st.pool_spills, st.bytes_by(Method::SplicePipe)), (0, 0, data.len() as u64));
     let d = pool::stats().since(&before);
     // one pipe, borrowed for each batch and given back empty each time
     assert!(d.borrowed >= 4, "1 MiB in batches of at most 256 KiB: {d:?}");
     assert_eq!(d.returned, d.borrowed, "{d:?}");
-    assert_eq!((d.created, d.closed, d.misses, d.discarded, d.undersized), (1, 0, 0, 0, 0), "{d:?}");
+    assert_eq!((d.created, d.closed, d.misses, d.discarded, d.undersized, d.spills), (1, 0, 0, 0, 0, 0), "{d:?}");
     assert_eq!((d.in_use, d.idle, d.peak_in_use), (0, 1, 1), "{d:?}");
     // a second copy reuses the idle pipe
     socket_copy(&mut Session::new().unwrap(), &pattern(100_000, 2));
@@ -320,6 +321,51 @@ fn a_session_dropped_with_bytes_pending_discards_its_pipe() {
 }
 
 #[test]
+fn a_full_destination_spills_its_pipe_back_when_the_pool_is_short() {
+    let _g = serial();
+    pool::set_max_pipes(1).unwrap();
+    let data = pattern(100_000, 15);
+    let (src, writer) = source(&data);
+    writer.join().unwrap();
+    let (dst, dst_peer) = UnixStream::pair().unwrap();
+    set_sndbuf(&dst, 4096);
+    let before = pool::stats();
+    let mut s = held(&src, &dst);
+    assert!(s.progress().pending > 0);
+    // the only pipe was lent to this session: its bytes left went into a
+    // buffer and the pipe back to the pool, once
+    assert_eq!((s.stats().pool_spills, s.stats().pool_misses), (1, 0));
+    let d = pool::stats().since(&before);
+    assert_eq!((d.spills, d.in_use, d.idle, d.discarded), (1, 0, 1, 0), "{d:?}");
+    // so another session splices through it instead of missing
+    let other = pattern(30_000, 16);
+    let mut s2 = Session::new().unwrap();
+    socket_copy(&mut s2, &other);
+    let st2 = s2.stats();
+    assert_eq!((st2.pool_misses, st2.bytes_by(Method::SplicePipe)), (0, other.len() as u64), "{st2:?}");
+    // and the spilled transfer delivers every byte, once
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        (&dst_peer).read_to_end(&mut v).unwrap();
+        v
+    });
+    loop {
+        match s.step() {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => s.poll().unwrap(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(s.progress().delivered, data.len() as u64);
+    drop(s);
+    drop(dst);
+    assert!(reader.join().unwrap() == data);
+    let d = pool::stats().since(&before);
+    assert_eq!((d.in_use, d.discarded), (0, 0), "{d:?}");
+}
+
+#[test]
 fn abort_with_bytes_held_closes_the_pipe_and_pool_option_is_busy() {
     let _g = serial();
     let data = pattern(100_000, 11);
@@ -413,8 +459,8 @@ fn pool_stats_since_subtracts_counters_and_keeps_gauges() {
     assert_eq!(d, b);
     let d = b.since(&b);
     assert_eq!(
-        (d.borrowed, d.returned, d.created, d.closed, d.misses, d.discarded, d.undersized),
-        (0, 0, 0, 0, 0, 0, 0)
+        (d.borrowed, d.returned, d.created, d.closed, d.misses, d.discarded, d.undersized, d.spills),
+        (0, 0, 0, 0, 0, 0, 0, 0)
     );
     assert_eq!((d.in_use, d.idle, d.peak_in_use), (b.in_use, b.idle, b.peak_in_use));
 }
