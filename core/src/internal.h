@@ -193,8 +193,11 @@ void splicer__pool_discard(int fds[][2], size_t n,
                            const struct pool_lease *lease);
 int splicer__pool_cap(void);
 /* no idle pipe and half the cap or more lent: a pipe waiting for POLLOUT
- * is worth more back in the pool than with its session (counts a spill) */
+ * is worth more back in the pool than with its session */
 bool splicer__pool_short(void);
+/* splicer__pool_return() of pipes whose bytes were moved out (a spill) */
+void splicer__pool_return_early(int fds[][2], size_t n,
+                                const struct pool_lease *lease);
 /* a buffer of SPLICER_RW_BUF_MAX bytes (NULL when out of memory), and back */
 void *splicer__pool_buf_take(void);
 void splicer__pool_buf_give(void *p);

@@ -260,9 +260,10 @@ static void print_stats(void) {
   printf("pool borrowed=%" PRIu64 " returned=%" PRIu64 " created=%" PRIu64
          " closed=%" PRIu64 " misses=%" PRIu64 " in_use=%" PRIu64 " idle=%" PRIu64
          " peak_in_use=%" PRIu64 " discarded=%" PRIu64 " undersized=%" PRIu64
-         " max_pipes=%" PRId64 " max_idle=%" PRId64 " pipe_size=%" PRId64 " sessions_pooled=%d\n",
+         " spills=%" PRIu64 " max_pipes=%" PRId64 " max_idle=%" PRId64 " pipe_size=%" PRId64
+         " sessions_pooled=%d\n",
          ps.borrowed, ps.returned, ps.created, ps.closed, ps.misses, ps.in_use, ps.idle,
-         ps.peak_in_use, ps.discarded, ps.undersized, max_pipes, max_idle, pipe_size,
+         ps.peak_in_use, ps.discarded, ps.undersized, ps.spills, max_pipes, max_idle, pipe_size,
          use_pool);
   fflush(stdout);
 }

@@ -2,6 +2,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -286,6 +287,18 @@ static int check_field(struct step_env *e, const jval *x, const char *key, int64
   return step_fail(e, "%s: expected %s, got %" PRId64, key, expect_str(w, a, sizeof a), v);
 }
 
+/* A field the runner does not know is a FAIL, never a silent pass. */
+static int known_fields(struct step_env *e, const jval *x, const char *const *names) {
+  for (size_t k = 0; x && x->t == J_OBJ && k < x->n; k++) {
+    bool known = false;
+    for (const char *const *n = names; *n && !known; n++)
+      known = strcmp(*n, x->keys[k]) == 0;
+    if (!known)
+      return step_fail(e, "unknown field %s", x->keys[k]);
+  }
+  return 0;
+}
+
 static int op_progress(struct step_env *e) {
   splicer_progress p;
   int r = splicer_progress_get(e->c->s, &p, sizeof p);
@@ -294,6 +307,9 @@ static int op_progress(struct step_env *e) {
   const jval *x = json_get(e->st, "expect");
   if (!x)
     return 0;
+  static const char *const fields[] = {"consumed", "delivered", "pending", "method", "finished", NULL};
+  if (known_fields(e, x, fields) < 0)
+    return -1;
   if (p.consumed != p.delivered + p.pending)
     return step_fail(e, "consumed %" PRIu64 " != delivered %" PRIu64 " + pending %" PRIu64,
                      p.consumed, p.delivered, p.pending);
@@ -319,6 +335,10 @@ static int op_stats(struct step_env *e) {
   const jval *x = json_get(e->st, "expect");
   if (!x)
     return 0;
+  static const char *const fields[] = {"bytes",       "syscalls",    "fallbacks", "eagain",
+                                       "pool_misses", "pool_spills", "by_method", NULL};
+  if (known_fields(e, x, fields) < 0)
+    return -1;
   if (check_field(e, x, "bytes", (int64_t)st.bytes) < 0 ||
       check_field(e, x, "syscalls", (int64_t)st.syscalls) < 0 ||
       check_field(e, x, "fallbacks", (int64_t)st.fallbacks) < 0 ||
@@ -621,6 +641,11 @@ static int op_pool_stats(struct step_env *e) {
   const jval *x = json_get(e->st, "expect");
   if (!x)
     return 0;
+  static const char *const fields[] = {"borrowed", "returned",  "created",    "closed",
+                                       "misses",   "discarded", "undersized", "spills",
+                                       "in_use",   "idle",      "peak_in_use", NULL};
+  if (known_fields(e, x, fields) < 0)
+    return -1;
   const splicer_pool_stats *b = &e->c->pool_start;
   if (check_field(e, x, "borrowed", (int64_t)(st.borrowed - b->borrowed)) < 0 ||
       check_field(e, x, "returned", (int64_t)(st.returned - b->returned)) < 0 ||

@@ -640,7 +640,7 @@ static void spill(splicer_session *s) {
   }
   s->stats.syscalls++;
   s->stats.pool_spills++;
-  splicer__pool_return(s->pipes, s->n_borrowed, &s->lease);
+  splicer__pool_return_early(s->pipes, s->n_borrowed, &s->lease);
   s->n_borrowed = 0;
   s->pipe_cap = 0;
   s->batch = BATCH_BUF;

@@ -386,10 +386,17 @@ bool splicer__pool_short(void) {
   pthread_mutex_lock(&pool.mu);
   bool shortage = pool.n_idle == 0 &&
                   (int64_t)pool.in_use * 2 >= effective_max_pipes();
-  if (shortage)
-    pool.st.spills++;
   pthread_mutex_unlock(&pool.mu);
   return shortage;
+}
+
+void splicer__pool_return_early(int fds[][2], size_t n,
+                                const struct pool_lease *lease) {
+  pthread_mutex_lock(&pool.mu);
+  if (lease->gen == pool.gen)
+    pool.st.spills += n;
+  pthread_mutex_unlock(&pool.mu);
+  splicer__pool_return(fds, n, lease);
 }
 
 int splicer__pool_cap(void) {
