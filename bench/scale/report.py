@@ -180,7 +180,9 @@ def main():
       "every byte is compared on arrival (a byte on the wrong connection or out "
       "of order fails).")
     w(f"- **Contenders.** {SPLICER}: `splicer.Copy` for each direction (pipes "
-      f"from the process-wide pool, the default). {SPLICER_OFF}: a "
+      f"from the process-wide pool, the default; on EMFILE from Accept or Dial "
+      f"it gives the pool's idle pipes back with `splicer.TrimPool()` and tries "
+      f"again, as `event_proxy` does). {SPLICER_OFF}: a "
       f"`splicer.New(splicer.WithPool(false))` session per direction (its own "
       f"pipes, kept for its life). {IOCOPY}: `io.Copy` (TCPConn.ReadFrom "
       f"splices through a pipe of Go's own, held for the whole copy). "
