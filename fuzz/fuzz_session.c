@@ -193,6 +193,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* counted per input: libFuzzer opens and closes its own fds between
    * inputs, never during one */
+  splicer_pool_trim(); /* the pipe pool's idle pipes are not the input's */
   fds_at_start = count_fds();
   struct input in = {data, size};
   static int trace = -1;
@@ -389,6 +390,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   splicer_session_free(s);
   for (int i = 0; i < POOL; i++)
     pool_close(&pl, i);
+  splicer_pool_trim(); /* the pipe pool's idle pipes are not a leak */
   if (count_fds() != fds_at_start) {
     fprintf(stderr, "fd leak: %d fds, had %d\n", count_fds(), fds_at_start);
     abort();

@@ -125,6 +125,9 @@ static const int *chain_of(const struct xspec *x) {
                            SPLICER_METHOD_READ_WRITE, 0};
   static const int other[] = {SPLICER_METHOD_SPLICE_PIPE,
                               SPLICER_METHOD_READ_WRITE, 0};
+  static const int file_tcp_bulk[] = {SPLICER_METHOD_SPLICE_PIPE,
+                                      SPLICER_METHOD_SENDFILE,
+                                      SPLICER_METHOD_READ_WRITE, 0};
   static const int tee[] = {SPLICER_METHOD_TEE, SPLICER_METHOD_READ_WRITE, 0};
   static const int buf[] = {SPLICER_METHOD_VMSPLICE, SPLICER_METHOD_READ_WRITE,
                             0};
@@ -137,6 +140,15 @@ static const int *chain_of(const struct xspec *x) {
     return ff;
   if (in == H_PIPE || out == H_PIPE)
     return pipe_end;
+  if (is_file_kind(in) && out == H_TCP) {
+    /* more than 1 MiB left of a file to TCP: splice_pipe first */
+    int64_t pos = x->off_in >= 0 ? x->off_in : x->src_pos;
+    uint64_t left = x->len != SPLICER_TO_EOF ? x->len
+                    : (int64_t)x->size > pos ? (uint64_t)((int64_t)x->size - pos)
+                                             : 0;
+    if (left > (1u << 20))
+      return file_tcp_bulk;
+  }
   if (is_file_kind(in))
     return fo;
   return other;
@@ -981,6 +993,7 @@ int main(int argc, char **argv) {
         one_run(base + (uint64_t)i, &t);
       }
       alarm(0);
+      splicer_pool_trim(); /* the pool's idle pipes are not leaks */
       DCHECK(tu_count_fds() == fds_before + 1, "fd leak: %d fds, had %d",
              tu_count_fds(), fds_before + 1);
       dprintf(sums[1], "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64

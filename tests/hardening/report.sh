@@ -115,11 +115,17 @@ first bytes, and `splicer_abort` returns exactly the pending bytes.
 
 ### fault_pipe_pages — pipe-user-pages-soft exhausted
 Root is exempt from the limit, so the test runs in a child that becomes uid
-65534.  It opens limit/64 + 64 sessions (320 with the default 16384
-pages), each keeping a pipe it asked 256 KiB for, without changing the
-sysctl.  The sessions past the limit get 8 KiB pipes and every transfer
-(100,000 bytes socket → socket through the pipe) is complete and correct.
-SKIP when the limit is 0 or no unprivileged uid can be taken.
+65534.  It opens limit/64 + 64 sessions of their own pipes
+(`SPLICER_OPT_POOL` 0; 320 with the default 16384 pages), each keeping a
+pipe it asked 256 KiB for, without changing the sysctl.  The sessions past
+the limit get 8 KiB pipes and every transfer (100,000 bytes socket →
+socket through the pipe) is complete and correct.  Then, with the limit
+spent by 1 MiB "hog" pipes before the pipe pool makes its first pipe,
+pooled copies must count the undersized pipe (closed, never lent), move
+their batches by read/write with every byte correct, ask the kernel once
+and not again within the pool's 100 ms back-off, and make full-size pipes
+again once the hogs are closed.  SKIP when the limit is 0 or no
+unprivileged uid can be taken.
 
 ### fault_reset — TCP reset mid-transfer
 The reader resets the connection (`SO_LINGER` 0) after 1 MiB of a 64 MiB
@@ -145,10 +151,23 @@ rest of that page in the page cache, and a pipe that still refers to it
 would pass the zeros on (the page-reference caveat in SECURITY.md).
 
 ### EMFILE
-Covered by `tests/c/test_emfile.c` (a tiny `RLIMIT_NOFILE`: a clear
-`-EMFILE`, nothing taken from the source, nothing leaked, the session works
-once fds are free), which runs in the C unit suite, under ASan and under
-valgrind.
+Covered by `tests/c/test_emfile.c` (a tiny `RLIMIT_NOFILE`: a session of
+its own pipes gets a clear `-EMFILE` with nothing taken from the source; a
+pooled session's batch misses and goes by read/write, nothing lost;
+nothing leaked, the session works once fds are free), which runs in the C
+unit suite, under ASan and under valgrind.
+
+### pool_threads — 256 threads on a pool of 8 pipes
+Parameters: `SPLICER_POOL_THREADS` (256), `SPLICER_SOAK_SECONDS` (half of
+the soak's in CI).  Every thread runs staged transfers of its own — socket →
+file, a fan-out to two files (two pipes at once, or a miss), and a
+non-blocking socket → socket whose consumer reads in small bites, so that
+batches wait in their pipes and spill — checking every byte, while another
+thread keeps changing the pool's cap (0 to 8), its idle cap, its pipe size,
+and trims it.  At the end nothing is in use, created − closed equals idle,
+borrowed equals returned plus discarded, and the pool was short (misses
+happened) without a byte lost or crossing streams.  Also run under
+ThreadSanitizer while it was written (clean).
 
 ### soak — 256 concurrent sessions
 Parameters: `SPLICER_SOAK_SECONDS` (60 in CI), `SPLICER_SOAK_THREADS` (256).
@@ -160,7 +179,7 @@ unix → unix, pipe → file, TCP → TCP, file → file, tee file → pipe + un
 sealed buffer → pipe — with random lengths up to 256 KiB, non-blocking,
 driven by `splicer_wait`, checking every byte as it arrives.  A warm-up
 phase (5 s) first; afterwards the fd count must equal the count before the
-warm-up and RSS (after `malloc_trim`) must be within 4 MiB of RSS after the
+warm-up and RSS (after `splicer_pool_trim` and `malloc_trim`) must be within 4 MiB of RSS after the
 warm-up: the warm-up grows the allocator's per-thread arenas and session
 buffers to their working size, what remains after trimming is arena
 fragmentation of a few pages per arena, while a real leak of a session or

@@ -169,6 +169,7 @@ static int exec_child(const char *inodes) {
 }
 
 static void exec_with_pending(const char *self) {
+  splicer_pool_trim(); /* the tee below makes its pipes anew */
   int before[4096] = {0};
   for (int fd = 0; fd < 4096; fd++)
     before[fd] = fcntl(fd, F_GETFD) >= 0;
@@ -368,6 +369,7 @@ int main(int argc, char **argv) {
       }
   tu_pass("a stream source is never read past len");
 
+  splicer_pool_trim(); /* the pool's idle pipes are not leaks */
   CHECK_EQ(tu_count_fds(), fds0);
   h_result("security", "checks=%d seconds=%.1f", checks, h_now() - t0);
   return 0;

@@ -327,6 +327,7 @@ int main(void) {
          seconds, warm, (unsigned long long)seed);
   double t0 = h_now();
   CHECK(phase(threads, warm, seed), "failure during the warm-up");
+  splicer_pool_trim(); /* the pool's idle pipes and buffers are not leaks */
   malloc_trim(0);
   int fds1 = tu_count_fds();
   long rss1 = h_rss_kib();
@@ -334,6 +335,7 @@ int main(void) {
     atomic_store(&transfers[i], 0);
   atomic_store(&bytes_total, 0);
   CHECK(phase(threads, seconds, seed + 1), "corruption or failure (above)");
+  splicer_pool_trim();
   malloc_trim(0);
   int fds2 = tu_count_fds();
   long rss2 = h_rss_kib();
