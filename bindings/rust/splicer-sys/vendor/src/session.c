@@ -314,10 +314,9 @@ static int check_self_transfer(const struct endpoint *in,
   default:
     return 0;
   }
-  int64_t pin = in->off >= 0 ? in->off : lseek(in->fd, 0, SEEK_CUR);
-  int64_t pout = out->off >= 0                ? out->off
-                 : (out->flags & O_APPEND) ? in->size
-                                           : lseek(out->fd, 0, SEEK_CUR);
+  int64_t pin = splicer__position(in);
+  int64_t pout = out->off < 0 && (out->flags & O_APPEND) ? in->size
+                                                         : splicer__position(out);
   if (pin < 0 || pout < 0)
     return -EINVAL;
   uint64_t n = *len;
@@ -373,9 +372,9 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   s->bulk_tcp = kind == XFER_COPY && splicer__bulk_tcp(&src, &dst[0].ep, len);
   /* splice(2) refuses O_APPEND files.  A single destination finds out
    * before any byte moved and falls back; in a fan-out another destination
-   * may already have its bytes by then, so decide here. */
-  /* Datagram destinations need one write per datagram, which the pipe
-   * path cannot promise either. */
+   * may already have its bytes by then, so decide here.  Datagram
+   * destinations need one write per datagram, which tee's pipes cannot
+   * promise either. */
   if (kind == XFER_TEE)
     for (size_t i = 0; i < n_out; i++)
       if ((dst[i].ep.kind == KIND_FILE && (dst[i].ep.flags & O_APPEND)) ||

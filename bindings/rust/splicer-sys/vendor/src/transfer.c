@@ -198,6 +198,10 @@ static bool is_inet(int fd) {
          (domain == AF_INET || domain == AF_INET6);
 }
 
+int64_t splicer__position(const struct endpoint *ep) {
+  return ep->off >= 0 ? ep->off : lseek(ep->fd, 0, SEEK_CUR);
+}
+
 bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
                        uint64_t len) {
   if (in->kind != KIND_FILE || out->kind != KIND_SOCKET || out->records)
@@ -205,7 +209,7 @@ bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
   if (len == SPLICER_TO_EOF) {
     if (in->size <= SPLICER_BULK_TCP)
       return false;
-    int64_t pos = in->off >= 0 ? in->off : lseek(in->fd, 0, SEEK_CUR);
+    int64_t pos = splicer__position(in);
     if (pos < 0 || in->size - pos <= SPLICER_BULK_TCP)
       return false;
   } else if (len <= SPLICER_BULK_TCP) {
@@ -405,6 +409,15 @@ static int carrier(const splicer_session *s) {
 
 /* ---- direct transfers --------------------------------------------------- */
 
+/* @n bytes went from the source to the (only) destination in one call:
+ * taken and delivered at once, nothing held. */
+static void moved_direct(splicer_session *s, int64_t n) {
+  advance(&s->src, n);
+  advance(&s->dst[0].ep, n);
+  s->consumed += (uint64_t)n;
+  s->dst[0].delivered += (uint64_t)n;
+}
+
 static bool is_direct(const splicer_session *s) {
   switch (s->method) {
   case SPLICER_METHOD_COPY_FILE_RANGE:
@@ -488,10 +501,7 @@ static int64_t step_direct(splicer_session *s) {
     }
   }
   if (n > 0) {
-    advance(in, n);
-    advance(out, n);
-    s->consumed += (uint64_t)n;
-    s->dst[0].delivered += (uint64_t)n;
+    moved_direct(s, n);
     return n;
   }
   if (n == 0) {
@@ -539,8 +549,11 @@ static int acquire_pipes(splicer_session *s) {
  * batches holds neither. */
 static void release_batch(splicer_session *s) {
   attribute(s, carrier(s));
-  if (s->batch != BATCH_NONE && !s->batch_blocked && s->batch_limit > 0)
-    s->batch_limit = s->batch_limit * 2 >= SPLICER_RW_BUF_MAX * 4 ? 0 : s->batch_limit * 2;
+  if (s->batch != BATCH_NONE && !s->batch_blocked && s->batch_limit > 0) {
+    s->batch_limit *= 2;
+    if (s->batch_limit >= SPLICER_RW_BUF_MAX * 4)
+      s->batch_limit = 0; /* no limit but the pipe again */
+  }
   if (s->n_borrowed > 0) {
     splicer__pool_return(s->pipes, s->n_borrowed, &s->lease);
     s->n_borrowed = 0;
@@ -550,6 +563,21 @@ static void release_batch(splicer_session *s) {
     splicer__free_rwbuf(s);
   s->batch = BATCH_NONE;
   s->rw_len = 0;
+}
+
+/* Read exactly @n bytes out of the pipe @fd, which holds at least that.
+ * @return 0, or -errno (-EIO for a pipe that held less). */
+static int read_pipe(int fd, unsigned char *p, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, p + got, n - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return r < 0 ? -errno : -EIO;
+    got += (size_t)r;
+  }
+  return 0;
 }
 
 /* The kernel refused to deliver from our pipe (say, a destination without
@@ -573,25 +601,14 @@ static int64_t migrate_to_read_write(splicer_session *s, int64_t err) {
   int64_t rr = fall_back(s, err);
   if (rr != RETRY)
     return rr;
-  size_t got = 0;
-  while (got < batch) {
-    ssize_t n = read(s->pipes[0][0], s->rwbuf + got, batch - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return n < 0 ? -errno : -EIO;
-    got += (size_t)n;
-  }
+  if ((r = read_pipe(s->pipes[0][0], s->rwbuf, batch)) < 0)
+    return r;
   splicer__drop_pipes(s); /* the other pipes hold copies of the same batch */
   s->batch = BATCH_BUF;
   s->rw_len = batch;
   return RETRY;
 }
 
-/* Deliver what each destination is owed.
- * @return 0 when nothing is pending any more (what held the batch is given
- * back), -EAGAIN when a destination would block (the others were still
- * served), RETRY after a fallback, or -errno. */
 /* A destination blocked after taking @took bytes in this call: the next
  * batch takes about that much (at least a quarter of the last, at least
  * SPLICER_MIN_BATCH). */
@@ -621,17 +638,9 @@ static void spill(splicer_session *s) {
   size_t left = (size_t)(s->consumed - s->dst[0].delivered);
   if (ensure_rwbuf(s, left) < 0)
     return; /* the pipe keeps them */
-  size_t got = 0;
-  while (got < left) {
-    ssize_t n = read(s->pipes[0][0], s->rwbuf + got, left - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    got += (size_t)n;
-  }
+  int r = read_pipe(s->pipes[0][0], s->rwbuf, left);
   attribute(s, s->method); /* what the pipe delivered */
-  if (got < left) {
+  if (r < 0) {
     /* cannot happen (the pipe holds exactly what is owed); if it does, the
      * bytes read so far are lost with the pipe */
     splicer__drop_pipes(s);
@@ -647,6 +656,10 @@ static void spill(splicer_session *s) {
   s->rw_len = left;
 }
 
+/* Deliver what each destination is owed.
+ * @return 0 when nothing is pending any more (what held the batch is given
+ * back), -EAGAIN when a destination would block (the others were still
+ * served), RETRY after a fallback, or -errno. */
 static int64_t drain(splicer_session *s) {
   if (s->batch == BATCH_NONE)
     return 0;
@@ -770,13 +783,11 @@ static int64_t fill_buf(splicer_session *s, size_t want) {
   if (r < 0)
     return r;
   int64_t n = note(s, do_read(&s->src, s->rwbuf, want));
-  if (n > 0) {
-    s->batch = BATCH_BUF;
+  s->batch = BATCH_BUF;
+  if (n > 0)
     s->rw_len = (size_t)n;
-  } else {
-    s->batch = BATCH_BUF;
-    release_batch(s);
-  }
+  else
+    release_batch(s); /* nothing taken: the buffer goes back */
   return n;
 }
 
@@ -787,9 +798,7 @@ static int64_t write_buf_direct(splicer_session *s) {
   int64_t n = note(s, write_out(s, out, s->buf->data + s->consumed,
                                 want_bytes(s, rw_batch_size(s))));
   if (n > 0) {
-    advance(out, n);
-    s->consumed += (uint64_t)n;
-    s->dst[0].delivered += (uint64_t)n;
+    moved_direct(s, n);
     attribute(s, SPLICER_METHOD_READ_WRITE);
   } else if (n == -EAGAIN) {
     s->dst_blocked = true;
@@ -817,9 +826,7 @@ static int64_t sendfile_batch(splicer_session *s) {
   int64_t n = note(s, splicer_sendfile(out->fd, in->fd, in->off,
                                        want_bytes(s, UINT64_MAX)));
   if (n > 0) {
-    advance(in, n);
-    s->consumed += (uint64_t)n;
-    s->dst[0].delivered += (uint64_t)n;
+    moved_direct(s, n);
     attribute(s, SPLICER_METHOD_SENDFILE);
   } else if (n == 0) {
     s->src_eof = true;
@@ -843,8 +850,6 @@ static int64_t fill(splicer_session *s) {
     return n;
   uint64_t limit = rw_batch_size(s);
   bool via_buf = s->method == SPLICER_METHOD_READ_WRITE;
-  if (s->pooled && s->batch_limit > 0 && s->batch_limit < limit)
-    limit = s->batch_limit;
   if (!via_buf) {
     int r = acquire_pipes(s);
     if (r == -ENOBUFS && s->pooled) {
@@ -865,10 +870,10 @@ static int64_t fill(splicer_session *s) {
       limit = (uint64_t)s->pipe_cap;
       if (s->pooled && (uint64_t)s->pipe_size < limit)
         limit = (uint64_t)s->pipe_size;
-      if (s->pooled && s->batch_limit > 0 && s->batch_limit < limit)
-        limit = s->batch_limit;
     }
   }
+  if (s->pooled && s->batch_limit > 0 && s->batch_limit < limit)
+    limit = s->batch_limit;
   size_t want = want_bytes(s, limit);
   n = via_buf ? fill_buf(s, want) : fill_pipe(s, want);
   if (n > 0) {

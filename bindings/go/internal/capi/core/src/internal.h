@@ -183,6 +183,9 @@ int splicer__classify(int fd, struct endpoint *ep, splicer_session *s);
 int splicer__first_method(const splicer_session *s, uint32_t tried);
 bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
                        uint64_t len);
+/* where a file endpoint reads or writes next: its offset by value, or its
+ * fd's position; -1 when lseek fails */
+int64_t splicer__position(const struct endpoint *ep);
 int64_t splicer__step(splicer_session *s);
 
 /* pool.c: every lent pipe has the pool's capacity; -ENOBUFS is a miss */
