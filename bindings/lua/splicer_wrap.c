@@ -3230,6 +3230,54 @@ static int _wrap_session_get(lua_State* L) {
 }
 
 
+static int _wrap_session_keep(lua_State* L) {
+  int SWIG_arg = 0;
+  splicer_session *arg1 = (splicer_session *) 0 ;
+  int arg2 ;
+  int arg3 ;
+  int result;
+  
+  SWIG_check_num_args("splicer_session_keep",3,3)
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
+  arg2 = splicer_lua_check_int(L, 2); 
+  arg3 = splicer_lua_check_int(L, 3); 
+  result = (int)splicer_session_keep(arg1,arg2,arg3);
+  
+  if (result < 0)
+  return splicer_lua_fail(L, (int)result);
+  lua_pushinteger(L, (lua_Integer)result); SWIG_arg++;
+  
+  return SWIG_arg;
+  
+  fail: SWIGUNUSED;
+  lua_error(L);
+  return 0;
+}
+
+
+static int _wrap_session_forget(lua_State* L) {
+  int SWIG_arg = 0;
+  splicer_session *arg1 = (splicer_session *) 0 ;
+  int arg2 ;
+  int result;
+  
+  SWIG_check_num_args("splicer_session_forget",2,2)
+  arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
+  arg2 = splicer_lua_check_int(L, 2); 
+  result = (int)splicer_session_forget(arg1,arg2);
+  
+  if (result < 0)
+  return splicer_lua_fail(L, (int)result);
+  lua_pushinteger(L, (lua_Integer)result); SWIG_arg++;
+  
+  return SWIG_arg;
+  
+  fail: SWIGUNUSED;
+  lua_error(L);
+  return 0;
+}
+
+
 static int _wrap_pool_set(lua_State* L) {
   int SWIG_arg = 0;
   int arg1 ;
@@ -4022,6 +4070,13 @@ static swig_lua_const_info swig_SwigModule_constants[]= {
     {SWIG_LUA_CONSTTAB_INT("OPT_METHODS", SPLICER_OPT_METHODS)},
     {SWIG_LUA_CONSTTAB_INT("OPT_SIGPIPE", SPLICER_OPT_SIGPIPE)},
     {SWIG_LUA_CONSTTAB_INT("OPT_POOL", SPLICER_OPT_POOL)},
+    {SWIG_LUA_CONSTTAB_INT("KEEP_MAX", 8)},
+    {SWIG_LUA_CONSTTAB_INT("FD_UNKNOWN", SPLICER_FD_UNKNOWN)},
+    {SWIG_LUA_CONSTTAB_INT("FD_STREAM", SPLICER_FD_STREAM)},
+    {SWIG_LUA_CONSTTAB_INT("FD_DGRAM", SPLICER_FD_DGRAM)},
+    {SWIG_LUA_CONSTTAB_INT("FD_SEQPACKET", SPLICER_FD_SEQPACKET)},
+    {SWIG_LUA_CONSTTAB_INT("FD_PIPE", SPLICER_FD_PIPE)},
+    {SWIG_LUA_CONSTTAB_INT("FD_NONBLOCK", 0x100)},
     {SWIG_LUA_CONSTTAB_INT("POOL_MAX_PIPES", SPLICER_POOL_MAX_PIPES)},
     {SWIG_LUA_CONSTTAB_INT("POOL_MAX_IDLE", SPLICER_POOL_MAX_IDLE)},
     {SWIG_LUA_CONSTTAB_INT("POOL_PIPE_SIZE", SPLICER_POOL_PIPE_SIZE)},
@@ -4052,6 +4107,8 @@ static swig_lua_method swig_SwigModule_methods[]= {
     { "session_free", _wrap_session_free},
     { "session_set", _wrap_session_set},
     { "session_get", _wrap_session_get},
+    { "session_keep", _wrap_session_keep},
+    { "session_forget", _wrap_session_forget},
     { "pool_set", _wrap_pool_set},
     { "pool_get", _wrap_pool_get},
     { "pool_stats_get", _wrap_pool_stats_get},

@@ -5092,6 +5092,72 @@ fail:
 }
 
 
+SWIGINTERN PyObject *_wrap_session_keep(PyObject *self, PyObject *args) {
+  PyObject *resultobj = 0;
+  splicer_session *arg1 = (splicer_session *) 0 ;
+  int arg2 ;
+  int arg3 ;
+  long long v2 ;
+  long long v3 ;
+  PyObject *swig_obj[3] ;
+  int result;
+  
+  if (!SWIG_Python_UnpackTuple(args, "session_keep", 3, 3, swig_obj)) SWIG_fail;
+  
+  arg1 = (splicer_session *)splicer_py_session(swig_obj[0]);
+  if (!arg1) SWIG_fail;
+  
+  
+  if (splicer_py_int_range(swig_obj[1], "fd", INT_MIN, INT_MAX, &v2) < 0) SWIG_fail;
+  arg2 = (int)v2;
+  
+  
+  if (splicer_py_int_range(swig_obj[2], "kind", INT_MIN, INT_MAX, &v3) < 0) SWIG_fail;
+  arg3 = (int)v3;
+  
+  result = (int)splicer_session_keep(arg1,arg2,arg3);
+  
+  if (result < 0) {
+    splicer_py_raise(result, "session_keep", NULL, -1); SWIG_fail; 
+  }
+  resultobj = PyLong_FromLong(result);
+  
+  return resultobj;
+fail:
+  return NULL;
+}
+
+
+SWIGINTERN PyObject *_wrap_session_forget(PyObject *self, PyObject *args) {
+  PyObject *resultobj = 0;
+  splicer_session *arg1 = (splicer_session *) 0 ;
+  int arg2 ;
+  long long v2 ;
+  PyObject *swig_obj[2] ;
+  int result;
+  
+  if (!SWIG_Python_UnpackTuple(args, "session_forget", 2, 2, swig_obj)) SWIG_fail;
+  
+  arg1 = (splicer_session *)splicer_py_session(swig_obj[0]);
+  if (!arg1) SWIG_fail;
+  
+  
+  if (splicer_py_int_range(swig_obj[1], "fd", INT_MIN, INT_MAX, &v2) < 0) SWIG_fail;
+  arg2 = (int)v2;
+  
+  result = (int)splicer_session_forget(arg1,arg2);
+  
+  if (result < 0) {
+    splicer_py_raise(result, "session_forget", NULL, -1); SWIG_fail; 
+  }
+  resultobj = PyLong_FromLong(result);
+  
+  return resultobj;
+fail:
+  return NULL;
+}
+
+
 SWIGINTERN PyObject *_wrap_pool_set(PyObject *self, PyObject *args) {
   PyObject *resultobj = 0;
   int arg1 ;
@@ -5758,6 +5824,8 @@ static PyMethodDef SwigMethods[] = {
 	 { "session_free", _wrap_session_free, METH_O, NULL},
 	 { "session_set", _wrap_session_set, METH_VARARGS, NULL},
 	 { "session_get", _wrap_session_get, METH_VARARGS, NULL},
+	 { "session_keep", _wrap_session_keep, METH_VARARGS, NULL},
+	 { "session_forget", _wrap_session_forget, METH_VARARGS, NULL},
 	 { "pool_set", _wrap_pool_set, METH_VARARGS, NULL},
 	 { "pool_get", _wrap_pool_get, METH_O, NULL},
 	 { "pool_stats_get", _wrap_pool_stats_get, METH_NOARGS, NULL},
@@ -6324,6 +6392,13 @@ SWIG_init(void) {
   SWIG_Python_SetConstant(d, "OPT_METHODS",SWIG_From_int((int)(SPLICER_OPT_METHODS)));
   SWIG_Python_SetConstant(d, "OPT_SIGPIPE",SWIG_From_int((int)(SPLICER_OPT_SIGPIPE)));
   SWIG_Python_SetConstant(d, "OPT_POOL",SWIG_From_int((int)(SPLICER_OPT_POOL)));
+  SWIG_Python_SetConstant(d, "KEEP_MAX",SWIG_From_int((int)(8)));
+  SWIG_Python_SetConstant(d, "FD_UNKNOWN",SWIG_From_int((int)(SPLICER_FD_UNKNOWN)));
+  SWIG_Python_SetConstant(d, "FD_STREAM",SWIG_From_int((int)(SPLICER_FD_STREAM)));
+  SWIG_Python_SetConstant(d, "FD_DGRAM",SWIG_From_int((int)(SPLICER_FD_DGRAM)));
+  SWIG_Python_SetConstant(d, "FD_SEQPACKET",SWIG_From_int((int)(SPLICER_FD_SEQPACKET)));
+  SWIG_Python_SetConstant(d, "FD_PIPE",SWIG_From_int((int)(SPLICER_FD_PIPE)));
+  SWIG_Python_SetConstant(d, "FD_NONBLOCK",SWIG_From_int((int)(0x100)));
   SWIG_Python_SetConstant(d, "POOL_MAX_PIPES",SWIG_From_int((int)(SPLICER_POOL_MAX_PIPES)));
   SWIG_Python_SetConstant(d, "POOL_MAX_IDLE",SWIG_From_int((int)(SPLICER_POOL_MAX_IDLE)));
   SWIG_Python_SetConstant(d, "POOL_PIPE_SIZE",SWIG_From_int((int)(SPLICER_POOL_PIPE_SIZE)));

@@ -135,6 +135,19 @@ def session_set(s, option, value):
 
 def session_get(s, option):
     return _core.session_get(s, option)
+KEEP_MAX = _core.KEEP_MAX
+FD_UNKNOWN = _core.FD_UNKNOWN
+FD_STREAM = _core.FD_STREAM
+FD_DGRAM = _core.FD_DGRAM
+FD_SEQPACKET = _core.FD_SEQPACKET
+FD_PIPE = _core.FD_PIPE
+FD_NONBLOCK = _core.FD_NONBLOCK
+
+def session_keep(s, fd, kind):
+    return _core.session_keep(s, fd, kind)
+
+def session_forget(s, fd):
+    return _core.session_forget(s, fd)
 POOL_MAX_PIPES = _core.POOL_MAX_PIPES
 POOL_MAX_IDLE = _core.POOL_MAX_IDLE
 POOL_PIPE_SIZE = _core.POOL_PIPE_SIZE

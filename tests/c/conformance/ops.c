@@ -664,6 +664,44 @@ static int op_pool_stats(struct step_env *e) {
 
 static int op_pool_trim(struct step_env *e) { return check_result(e, splicer_pool_trim()); }
 
+/* kept descriptors (section 5.5) */
+static int op_keep(struct step_env *e) {
+  static const struct {
+    const char *name;
+    int value;
+  } kinds[] = {{"unknown", SPLICER_FD_UNKNOWN}, {"stream", SPLICER_FD_STREAM},
+               {"dgram", SPLICER_FD_DGRAM},     {"seqpacket", SPLICER_FD_SEQPACKET},
+               {"pipe", SPLICER_FD_PIPE}};
+  struct fixture *f = fixture_arg(e);
+  if (!f)
+    return -1;
+  const jval *v = json_get(e->st, "kind");
+  int kind = -1;
+  if (!v)
+    kind = SPLICER_FD_UNKNOWN;
+  else if (v->t == J_NUM && v->is_int)
+    kind = (int)v->i;
+  for (size_t k = 0; v && v->t == J_STR && k < sizeof kinds / sizeof kinds[0]; k++)
+    if (strcmp(v->s, kinds[k].name) == 0)
+      kind = kinds[k].value;
+  if (kind == -1 && !(v && v->t == J_NUM))
+    return step_fail(e, "bad kind");
+  const jval *nb = json_get(e->st, "nonblock");
+  if (nb && nb->t == J_BOOL && nb->b)
+    kind |= SPLICER_FD_NONBLOCK;
+  return check_result(e, splicer_session_keep(e->c->s, f->fd, kind));
+}
+
+static int op_forget(struct step_env *e) {
+  const jval *all = json_get(e->st, "all");
+  if (all && all->t == J_BOOL && all->b)
+    return check_result(e, splicer_session_forget(e->c->s, -1));
+  struct fixture *f = fixture_arg(e);
+  if (!f)
+    return -1;
+  return check_result(e, splicer_session_forget(e->c->s, f->fd));
+}
+
 static const struct {
   const char *name;
   int (*fn)(struct step_env *);
@@ -700,6 +738,8 @@ static const struct {
     {"pool_get", op_pool_get},
     {"pool_stats", op_pool_stats},
     {"pool_trim", op_pool_trim},
+    {"keep", op_keep},
+    {"forget", op_forget},
 };
 
 int run_step(struct ctx *c, const jval *step, size_t index) {

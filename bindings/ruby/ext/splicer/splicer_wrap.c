@@ -2955,6 +2955,56 @@ fail:
 
 
 SWIGINTERN VALUE
+_wrap_session_keep(int argc, VALUE *argv, VALUE self) {
+  splicer_session *arg1 = (splicer_session *) 0 ;
+  int arg2 ;
+  int arg3 ;
+  int result;
+  VALUE vresult = Qnil;
+  
+  if ((argc < 3) || (argc > 3)) {
+    rb_raise(rb_eArgError, "wrong # of arguments(%d for 3)",argc); SWIG_fail;
+  }
+  arg1 = (splicer_session *)splicer_rb_handle(argv[0], SWIGTYPE_p_splicer_session, "Splicer::Core::Session"); 
+  arg2 = splicer_rb_int(argv[1], "splicer_session_keep"); 
+  arg3 = splicer_rb_int(argv[2], "splicer_session_keep"); 
+  result = (int)splicer_session_keep(arg1,arg2,arg3);
+  
+  if (result < 0)
+  splicer_rb_fail(result, "splicer_session_keep");
+  vresult = INT2NUM(result);
+  
+  return vresult;
+fail:
+  return Qnil;
+}
+
+
+SWIGINTERN VALUE
+_wrap_session_forget(int argc, VALUE *argv, VALUE self) {
+  splicer_session *arg1 = (splicer_session *) 0 ;
+  int arg2 ;
+  int result;
+  VALUE vresult = Qnil;
+  
+  if ((argc < 2) || (argc > 2)) {
+    rb_raise(rb_eArgError, "wrong # of arguments(%d for 2)",argc); SWIG_fail;
+  }
+  arg1 = (splicer_session *)splicer_rb_handle(argv[0], SWIGTYPE_p_splicer_session, "Splicer::Core::Session"); 
+  arg2 = splicer_rb_int(argv[1], "splicer_session_forget"); 
+  result = (int)splicer_session_forget(arg1,arg2);
+  
+  if (result < 0)
+  splicer_rb_fail(result, "splicer_session_forget");
+  vresult = INT2NUM(result);
+  
+  return vresult;
+fail:
+  return Qnil;
+}
+
+
+SWIGINTERN VALUE
 _wrap_pool_set(int argc, VALUE *argv, VALUE self) {
   int arg1 ;
   int64_t arg2 ;
@@ -4133,6 +4183,15 @@ SWIGEXPORT void Init_core(void) {
   rb_define_const(mCore, "OPT_POOL", SWIG_From_int((int)(SPLICER_OPT_POOL)));
   rb_define_module_function(mCore, "session_set", _wrap_session_set, -1);
   rb_define_module_function(mCore, "session_get", _wrap_session_get, -1);
+  rb_define_const(mCore, "KEEP_MAX", SWIG_From_int((int)(8)));
+  rb_define_const(mCore, "FD_UNKNOWN", SWIG_From_int((int)(SPLICER_FD_UNKNOWN)));
+  rb_define_const(mCore, "FD_STREAM", SWIG_From_int((int)(SPLICER_FD_STREAM)));
+  rb_define_const(mCore, "FD_DGRAM", SWIG_From_int((int)(SPLICER_FD_DGRAM)));
+  rb_define_const(mCore, "FD_SEQPACKET", SWIG_From_int((int)(SPLICER_FD_SEQPACKET)));
+  rb_define_const(mCore, "FD_PIPE", SWIG_From_int((int)(SPLICER_FD_PIPE)));
+  rb_define_const(mCore, "FD_NONBLOCK", SWIG_From_int((int)(0x100)));
+  rb_define_module_function(mCore, "session_keep", _wrap_session_keep, -1);
+  rb_define_module_function(mCore, "session_forget", _wrap_session_forget, -1);
   rb_define_const(mCore, "POOL_MAX_PIPES", SWIG_From_int((int)(SPLICER_POOL_MAX_PIPES)));
   rb_define_const(mCore, "POOL_MAX_IDLE", SWIG_From_int((int)(SPLICER_POOL_MAX_IDLE)));
   rb_define_const(mCore, "POOL_PIPE_SIZE", SWIG_From_int((int)(SPLICER_POOL_PIPE_SIZE)));

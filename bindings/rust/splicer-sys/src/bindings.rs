@@ -7,6 +7,8 @@ pub const SPLICER_VERSION_MINOR: u32 = 1;
 pub const SPLICER_VERSION_PATCH: u32 = 0;
 pub const SPLICER_VERSION_STRING: &[u8; 6] = b"0.1.0\0";
 pub const SPLICER_VERSION_NUMBER: u32 = 100;
+pub const SPLICER_KEEP_MAX: u32 = 8;
+pub const SPLICER_FD_NONBLOCK: u32 = 256;
 pub const SPLICER_OFF_CUR: i32 = -1;
 pub const SPLICER_TEE_MAX: u32 = 16;
 pub const SPLICER_F_MOVE: u32 = 1;
@@ -65,6 +67,24 @@ unsafe extern "C" {
         option: ::std::os::raw::c_int,
         value: *mut i64,
     ) -> ::std::os::raw::c_int;
+}
+pub const SPLICER_FD_UNKNOWN: splicer_fd_kind = 0;
+pub const SPLICER_FD_STREAM: splicer_fd_kind = 1;
+pub const SPLICER_FD_DGRAM: splicer_fd_kind = 2;
+pub const SPLICER_FD_SEQPACKET: splicer_fd_kind = 3;
+pub const SPLICER_FD_PIPE: splicer_fd_kind = 4;
+pub type splicer_fd_kind = ::std::os::raw::c_uint;
+unsafe extern "C" {
+    #[doc = " splicer_session_keep() - keep @fd classified for the later opens of @s.\n @kind: SPLICER_FD_UNKNOWN to classify the fd now with the checks of\n   splicer_open(); or the kind the caller knows (enum splicer_fd_kind,\n   optionally | SPLICER_FD_NONBLOCK), which is trusted: a kind given\n   wrongly makes the kernel refuse the transfer's syscalls instead of the\n   open (a pipe's read end given as a destination fails with -EBADF at the\n   first step, not at open), and one pipe at both ends is found by\n   splice(2) rather than by the open.\n\n Keeping an fd already kept replaces what was kept (after its flags\n changed, say).  A transfer already open is not affected.\n @return 0, or -EINVAL (NULL session, unknown kind or flag), -EBADF (fd\n         negative, not open, or O_PATH), -ENOSPC (SPLICER_KEEP_MAX fds\n         kept already)."]
+    pub fn splicer_session_keep(
+        s: *mut splicer_session,
+        fd: ::std::os::raw::c_int,
+        kind: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
+unsafe extern "C" {
+    #[doc = " splicer_session_forget() - stop keeping @fd (before closing it or changing\n its flags); -1 forgets every kept fd.\n @return 0, or -EINVAL (NULL session), -ENOENT (@fd is not kept)."]
+    pub fn splicer_session_forget(s: *mut splicer_session, fd: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
 }
 pub const SPLICER_POOL_MAX_PIPES: splicer_pool_option = 300;
 pub const SPLICER_POOL_MAX_IDLE: splicer_pool_option = 301;

@@ -193,6 +193,66 @@ SPLICER_API int splicer_session_get(const splicer_session *s, int option,
                                     int64_t *value);
 
 /* ------------------------------------------------------------------------
+ * Kept descriptors: classify once, open cheaply
+ * ------------------------------------------------------------------------
+ *
+ * Every open validates and classifies its fds: fstat(2) and fcntl(2) per
+ * fd, about as much as a small copy itself costs.  A program that opens
+ * many transfers on the same fds (a proxy relaying one connection, a file
+ * server writing many files to one socket), or a binding whose objects
+ * already say what a descriptor is, keeps the fd in the session instead:
+ * later opens on this session take what was kept and make no syscall for
+ * it.
+ *
+ * The caller vouches for a kept fd: until splicer_session_forget(), it stays
+ * open on the same file (no close, no dup2 over it) and its status flags
+ * (O_NONBLOCK, O_APPEND) keep the values they had.  A kept regular file's
+ * size is asked again where it matters (a copy onto itself, a file to a TCP
+ * socket to its end), so a file may grow or shrink while kept.
+ */
+
+/* Most fds one session keeps. */
+#define SPLICER_KEEP_MAX 8
+
+/* What splicer_session_keep() is told about a descriptor. */
+enum splicer_fd_kind {
+  SPLICER_FD_UNKNOWN = 0,   /* classify it now (fstat, fcntl), once */
+  SPLICER_FD_STREAM = 1,    /* a SOCK_STREAM socket (TCP, Unix stream) */
+  SPLICER_FD_DGRAM = 2,     /* a SOCK_DGRAM socket */
+  SPLICER_FD_SEQPACKET = 3, /* a SOCK_SEQPACKET socket */
+  SPLICER_FD_PIPE = 4       /* either end of a pipe or FIFO */
+};
+/* ORed with a kind other than SPLICER_FD_UNKNOWN: O_NONBLOCK is set on the
+ * fd, so that keeping it makes no syscall at all.  Without it the fd's
+ * flags are read once with fcntl(F_GETFL). */
+#define SPLICER_FD_NONBLOCK 0x100
+
+/**
+ * splicer_session_keep() - keep @fd classified for the later opens of @s.
+ * @kind: SPLICER_FD_UNKNOWN to classify the fd now with the checks of
+ *   splicer_open(); or the kind the caller knows (enum splicer_fd_kind,
+ *   optionally | SPLICER_FD_NONBLOCK), which is trusted: a kind given
+ *   wrongly makes the kernel refuse the transfer's syscalls instead of the
+ *   open (a pipe's read end given as a destination fails with -EBADF at the
+ *   first step, not at open), and one pipe at both ends is found by
+ *   splice(2) rather than by the open.
+ *
+ * Keeping an fd already kept replaces what was kept (after its flags
+ * changed, say).  A transfer already open is not affected.
+ * @return 0, or -EINVAL (NULL session, unknown kind or flag), -EBADF (fd
+ *         negative, not open, or O_PATH), -ENOSPC (SPLICER_KEEP_MAX fds
+ *         kept already).
+ */
+SPLICER_API int splicer_session_keep(splicer_session *s, int fd, int kind);
+
+/**
+ * splicer_session_forget() - stop keeping @fd (before closing it or changing
+ * its flags); -1 forgets every kept fd.
+ * @return 0, or -EINVAL (NULL session), -ENOENT (@fd is not kept).
+ */
+SPLICER_API int splicer_session_forget(splicer_session *s, int fd);
+
+/* ------------------------------------------------------------------------
  * The pipe pool: pipes shared by every session of the process
  * ------------------------------------------------------------------------
  *

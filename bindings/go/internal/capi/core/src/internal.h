@@ -61,6 +61,9 @@ struct endpoint {
   bool toggled;      /* O_NONBLOCK set by us for the current call */
   bool dgram;        /* SOCK_DGRAM: a read of 0 is an empty datagram, not EOF */
   bool records;      /* SOCK_DGRAM or SOCK_SEQPACKET: one write, one record */
+  bool anonymous;    /* kept with a kind the caller gave: dev and ino are
+                        unknown (0) */
+  bool stale_size;   /* kept: size is from when it was kept */
   uint64_t dev, ino; /* identity (st_rdev for a block device), to recognise
                         one file or pipe at both ends */
   int64_t size;      /* st_size at open (regular files) */
@@ -165,6 +168,10 @@ struct splicer_session {
   struct socket_memo memo[SOCKET_MEMOS];
   unsigned memo_next;
 
+  /* splicer_session_keep(): endpoints classified once, fd >= 0 */
+  struct endpoint kept[SPLICER_KEEP_MAX];
+  size_t n_kept;
+
   splicer_stats stats;
 };
 
@@ -180,8 +187,13 @@ void splicer__end_transfer(splicer_session *s);
 /* transfer.c */
 /* @s may be NULL (no memo of socket types) */
 int splicer__classify(int fd, struct endpoint *ep, splicer_session *s);
+/* splicer_session_keep()'s classification of @fd as @kind */
+int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
+                           splicer_session *s);
+/* a kept regular file's size as of now (fstat); 0 or -errno */
+int splicer__refresh_size(struct endpoint *ep);
 int splicer__first_method(const splicer_session *s, uint32_t tried);
-bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
+bool splicer__bulk_tcp(struct endpoint *in, const struct endpoint *out,
                        uint64_t len);
 /* where a file endpoint reads or writes next: its offset by value, or its
  * fd's position; -1 when lseek fails */

@@ -253,6 +253,41 @@ int splicer_session_get(const splicer_session *s, int option, int64_t *value) {
   }
 }
 
+/* ---- kept descriptors ---------------------------------------------------- */
+
+int splicer_session_keep(splicer_session *s, int fd, int kind) {
+  if (!s)
+    return -EINVAL;
+  struct endpoint ep;
+  int r = splicer__classify_kept(fd, kind, &ep, s);
+  if (r < 0)
+    return r;
+  size_t i = 0;
+  while (i < s->n_kept && s->kept[i].fd != fd)
+    i++;
+  if (i == SPLICER_KEEP_MAX)
+    return -ENOSPC;
+  s->kept[i] = ep;
+  if (i == s->n_kept)
+    s->n_kept++;
+  return 0;
+}
+
+int splicer_session_forget(splicer_session *s, int fd) {
+  if (!s)
+    return -EINVAL;
+  if (fd == -1) {
+    s->n_kept = 0;
+    return 0;
+  }
+  for (size_t i = 0; i < s->n_kept; i++)
+    if (s->kept[i].fd == fd) {
+      s->kept[i] = s->kept[--s->n_kept];
+      return 0;
+    }
+  return -ENOENT;
+}
+
 /* ---- opening transfers ------------------------------------------------- */
 
 static int check_offset(const struct endpoint *ep, int64_t off) {
@@ -263,9 +298,19 @@ static int check_offset(const struct endpoint *ep, int64_t off) {
   return 0;
 }
 
+/* A kept fd's endpoint as kept; any other fd classified now. */
+static int endpoint_of(splicer_session *s, int fd, struct endpoint *ep) {
+  for (size_t i = 0; i < s->n_kept; i++)
+    if (s->kept[i].fd == fd) {
+      *ep = s->kept[i];
+      return 0;
+    }
+  return splicer__classify(fd, ep, s);
+}
+
 static int classify_source(splicer_session *s, int fd, int64_t off,
                            struct endpoint *ep) {
-  int r = splicer__classify(fd, ep, s);
+  int r = endpoint_of(s, fd, ep);
   if (r < 0)
     return r;
   if ((ep->flags & O_ACCMODE) == O_WRONLY)
@@ -278,7 +323,7 @@ static int classify_source(splicer_session *s, int fd, int64_t off,
 
 static int classify_destination(splicer_session *s, int fd, int64_t off,
                                 struct endpoint *ep) {
-  int r = splicer__classify(fd, ep, s);
+  int r = endpoint_of(s, fd, ep);
   if (r < 0)
     return r;
   if ((ep->flags & O_ACCMODE) == O_RDONLY)
@@ -301,9 +346,10 @@ static int classify_destination(splicer_session *s, int fd, int64_t off,
  * (copy_file_range(2) refuses it with EINVAL too).  A length to the end of
  * the file is fixed to its size at open, so the copy never chases its own
  * output.  *len receives the length to use. */
-static int check_self_transfer(const struct endpoint *in,
+static int check_self_transfer(struct endpoint *in,
                                const struct endpoint *out, uint64_t *len) {
-  if (in->kind != out->kind || in->dev != out->dev || in->ino != out->ino)
+  if (in->kind != out->kind || in->dev != out->dev || in->ino != out->ino ||
+      in->anonymous || out->anonymous)
     return 0;
   switch (in->kind) {
   case KIND_PIPE:
@@ -314,6 +360,9 @@ static int check_self_transfer(const struct endpoint *in,
   default:
     return 0;
   }
+  int r = splicer__refresh_size(in);
+  if (r < 0)
+    return r;
   int64_t pin = splicer__position(in);
   int64_t pout = out->off < 0 && (out->flags & O_APPEND) ? in->size
                                                          : splicer__position(out);
@@ -341,7 +390,7 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
     return -EBUSY;
   struct endpoint src = {.fd = -1, .kind = KIND_OTHER, .off = SPLICER_OFF_CUR};
   struct destination dst[SPLICER_TEE_MAX];
-  memset(dst, 0, sizeof dst);
+  memset(dst, 0, n_out * sizeof dst[0]); /* only n_out are used */
   int r;
   if (kind != XFER_BUF && (r = classify_source(s, fd_in, off_in, &src)) < 0)
     return r;
@@ -356,7 +405,7 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   splicer__end_transfer(s);
   s->kind = kind;
   s->src = src;
-  memcpy(s->dst, dst, sizeof dst);
+  memcpy(s->dst, dst, n_out * sizeof dst[0]);
   s->n_dst = n_out;
   s->len = len;
   s->consumed = 0;

@@ -120,6 +120,51 @@ int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
   return 0;
 }
 
+int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
+                           splicer_session *s) {
+  int type = kind & ~SPLICER_FD_NONBLOCK;
+  if (type < SPLICER_FD_UNKNOWN || type > SPLICER_FD_PIPE ||
+      (type == SPLICER_FD_UNKNOWN && kind != type))
+    return -EINVAL;
+  if (type == SPLICER_FD_UNKNOWN) {
+    int r = splicer__classify(fd, ep, s);
+    if (r < 0)
+      return r;
+    if (ep->kind == KIND_FILE) {
+      /* the size at open may change while kept: a pseudo filesystem is
+       * known by its type alone */
+      struct statfs sfs;
+      ep->pseudo_fs = fstatfs(fd, &sfs) == 0 && is_pseudo_fs((long)sfs.f_type);
+      ep->stale_size = true;
+    }
+    return 0;
+  }
+  memset(ep, 0, sizeof *ep);
+  ep->fd = fd;
+  ep->off = SPLICER_OFF_CUR;
+  if (fd < 0)
+    return -EBADF;
+  ep->anonymous = true;
+  ep->kind = type == SPLICER_FD_PIPE ? KIND_PIPE : KIND_SOCKET;
+  ep->dgram = type == SPLICER_FD_DGRAM;
+  ep->records = type == SPLICER_FD_DGRAM || type == SPLICER_FD_SEQPACKET;
+  if (kind & SPLICER_FD_NONBLOCK) {
+    /* readable and writable as far as the open's checks go: the kernel
+     * judges the access mode at the first syscall */
+    ep->flags = O_RDWR | O_NONBLOCK;
+    return 0;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0)
+    return -errno;
+#ifdef O_PATH
+  if (flags & O_PATH)
+    return -EBADF;
+#endif
+  ep->flags = flags;
+  return 0;
+}
+
 /* Each chain is the order in which methods are tried for one kind of
  * transfer; the last resort is always read/write. */
 static const int chain_file_file[] = {
@@ -198,15 +243,28 @@ static bool is_inet(int fd) {
          (domain == AF_INET || domain == AF_INET6);
 }
 
+int splicer__refresh_size(struct endpoint *ep) {
+  struct stat st;
+  if (!ep->stale_size)
+    return 0;
+  if (fstat(ep->fd, &st) < 0)
+    return -errno;
+  ep->size = st.st_size;
+  ep->stale_size = false;
+  return 0;
+}
+
 int64_t splicer__position(const struct endpoint *ep) {
   return ep->off >= 0 ? ep->off : lseek(ep->fd, 0, SEEK_CUR);
 }
 
-bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
+bool splicer__bulk_tcp(struct endpoint *in, const struct endpoint *out,
                        uint64_t len) {
   if (in->kind != KIND_FILE || out->kind != KIND_SOCKET || out->records)
     return false;
   if (len == SPLICER_TO_EOF) {
+    if (in->stale_size && splicer__refresh_size(in) < 0)
+      return false;
     if (in->size <= SPLICER_BULK_TCP)
       return false;
     int64_t pos = splicer__position(in);
