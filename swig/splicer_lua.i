@@ -258,7 +258,7 @@ static void splicer_lua_release(lua_State *L, int idx) {
 %typemap(default) uint64_t len %{ $1 = SPLICER_TO_EOF; %}
 %typemap(default) unsigned flags %{ $1 = 0; %}
 
-%typemap(in) int fd_in, int fd_out, int pipe_fd
+%typemap(in) int fd_in, int fd_out, int pipe_fd, int fd
   %{ $1 = splicer_lua_tofd(L, $input); %}
 
 %typemap(in) splicer_session *s, const splicer_session *s

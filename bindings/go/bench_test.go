@@ -17,7 +17,30 @@ var benchSizes = []int{4 << 10, 64 << 10, 1 << 20}
 type copyFunc func(dst io.Writer, src io.Reader) (int64, error)
 
 func benchImpls(b *testing.B) map[string]copyFunc {
-	return map[string]copyFunc{"splicer": splicer.Copy, "io.Copy": io.Copy}
+	return map[string]copyFunc{"splicer": splicer.Copy, "io.Copy": io.Copy, "kept": keptCopy(b)}
+}
+
+// keptCopy is a Session that keeps both ends the first time it sees them
+// (Session.Keep), as a program copying repeatedly between the same files
+// or connections would: its opens then make no syscall of their own.
+func keptCopy(b *testing.B) copyFunc {
+	s, err := splicer.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	kept := map[any]bool{}
+	return func(dst io.Writer, src io.Reader) (int64, error) {
+		for _, end := range []any{dst, src} {
+			if !kept[end] {
+				if err := s.Keep(end); err != nil {
+					return 0, err
+				}
+				kept[end] = true
+			}
+		}
+		return s.Copy(dst, src)
+	}
 }
 
 func cpuTime() int64 {
@@ -46,7 +69,7 @@ func run(b *testing.B, size int, fn func()) {
 
 func each(b *testing.B, body func(b *testing.B, size int, copy copyFunc)) {
 	for _, size := range benchSizes {
-		for _, name := range []string{"io.Copy", "splicer"} {
+		for _, name := range []string{"io.Copy", "splicer", "kept"} {
 			b.Run(fmt.Sprintf("%s/%dKiB", name, size>>10), func(b *testing.B) {
 				body(b, size, benchImpls(b)[name])
 			})

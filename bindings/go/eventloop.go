@@ -164,7 +164,21 @@ func (s *Session) Open(dst any, dstOff int64, src any, srcOff int64, n int64) er
 	if err != nil {
 		return &OpError{Op: "open", Err: err}
 	}
-	return s.openWith("open", func(h capi.Session) int { return capi.Open(h, in, srcOff, out, dstOff, lenArg(n)) })
+	// As for Copy: an end whose type tells its kind is kept for the open
+	// only (unless the caller kept it), so the open makes no syscall for it.
+	kin, kout := kindOf(src), kindOf(dst)
+	return s.openWith("open", func(h capi.Session) int {
+		if len(s.kept) > 0 {
+			if s.keeps(in) {
+				kin = 0
+			}
+			if s.keeps(out) {
+				kout = 0
+			}
+		}
+		r, _ := capi.OpenMethod(h, in, srcOff, out, dstOff, lenArg(n), kin, kout)
+		return r
+	})
 }
 
 // OpenTee begins a fan-out of up to n bytes from src to every destination

@@ -130,3 +130,38 @@ func ExampleSetPoolLimits() {
 	// 0 pipes in use
 	// a negative cap is EINVAL
 }
+
+// A server that writes many files to one socket keeps the socket in its
+// session: later copies to it make no syscall to classify it.
+func ExampleSession_Keep() {
+	dir, _ := os.MkdirTemp("", "splicer-example")
+	defer os.RemoveAll(dir)
+	r, w, _ := os.Pipe() // stands for the socket
+	defer r.Close()
+	s, err := splicer.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Keep(w); err != nil { // classified now, once
+		log.Fatal(err)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(name), 0600)
+		f, _ := os.Open(p)
+		s.Copy(w, f)
+		f.Close()
+	}
+	if err := s.Forget(w); err != nil { // before closing it
+		log.Fatal(err)
+	}
+	w.Close()
+	all, _ := io.ReadAll(r)
+	fmt.Println(string(all))
+	err = s.Forget(w)
+	fmt.Println(errors.Is(err, syscall.ENOENT))
+	// Output:
+	// abc
+	// true
+}

@@ -176,7 +176,10 @@ func TestParkedCopiesHoldNoPipe(t *testing.T) {
 		}
 		wg.Wait()
 	}()
-	for runtime.NumGoroutine() < goroutines+conns {
+	// Bounded: a goroutine counted in the baseline (an earlier test's, a
+	// cleanup running user code) may end meanwhile, and the count never
+	// reach its mark.
+	for deadline := time.Now().Add(20 * time.Second); runtime.NumGoroutine() < goroutines+conns && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // let every copy reach its wait

@@ -55,6 +55,10 @@ type Session struct {
 
 	last *xfer // the open (or last) transfer, for Resume
 	cx   *xfer // the copy transfer reused from call to call
+
+	// kept are the descriptors the caller kept (Keep), guarded by op:
+	// a copy never forgets them after its open.
+	kept []keptFD
 }
 
 // Option configures a Session (see New).

@@ -21,6 +21,7 @@ type endpoint struct {
 	poll  bool // non-blocking, so the runtime's poller waits for it
 	file  bool // regular file or block device: always ready, never polled
 	known bool // poll and file are settled
+	kind  int  // what the type says (kindOf), kept for the open only; 0: unknown
 }
 
 // endpointOf returns the endpoint of v, or ok == false when v has no file
@@ -42,6 +43,7 @@ func endpointOf(v any, write bool) (ep endpoint, ok bool, err error) {
 		// The net package makes every socket non-blocking and registers
 		// it with the poller, or fails to create the connection.
 		ep.known, ep.poll = true, true
+		ep.kind = kindOf(v)
 	}
 	return ep, true, nil
 }
@@ -265,7 +267,19 @@ func (x *xfer) run() {
 		var r int
 		m := -1
 		if x.open == nil {
-			r, m = capi.OpenMethod(x.h, x.fds[0], x.offIn, x.fds[1], x.offOut, x.n)
+			// An end whose kind its type tells is kept for the open only,
+			// so that the open makes no syscall for it; one the caller
+			// kept is the session's already, and must stay kept.
+			kin, kout := x.eps[0].kind, x.eps[1].kind
+			if len(x.s.kept) > 0 {
+				if x.s.keeps(x.fds[0]) {
+					kin = 0
+				}
+				if x.s.keeps(x.fds[1]) {
+					kout = 0
+				}
+			}
+			r, m = capi.OpenMethod(x.h, x.fds[0], x.offIn, x.fds[1], x.offOut, x.n, kin, kout)
 		} else {
 			r = x.open(x.h, x.fds)
 		}

@@ -169,6 +169,60 @@ function Session:get(name)
   return v
 end
 
+-- Kept descriptors: s:keep(fd [, kind [, nonblock]]) classifies fd (a
+-- number, an io file or an object with getfd()) once for
+-- every later open of the session, which then makes no fstat/fcntl for it.
+-- kind: "unknown" (default: classified now, once), "stream", "dgram",
+-- "seqpacket", "pipe", or a number (splicer.FD_*) passed as it is; a kind
+-- given is trusted.  nonblock = true (with a kind other than "unknown") says
+-- the fd is O_NONBLOCK, so that keeping it makes no syscall at all;
+-- otherwise its flags are read once.  The caller vouches that the fd stays
+-- open with unchanged flags until s:forget(fd).  At most splicer.KEEP_MAX.
+local fd_kind = {
+  unknown = core.FD_UNKNOWN, stream = core.FD_STREAM, dgram = core.FD_DGRAM,
+  seqpacket = core.FD_SEQPACKET, pipe = core.FD_PIPE,
+}
+local FD_NONBLOCK = core.FD_NONBLOCK
+
+--- s:keep(fd [, kind [, nonblock]]) @return true, or nil, message, errno_name
+-- ("EBADF": not an open fd; "ENOSPC": KEEP_MAX fds kept; "EINVAL": an
+-- unknown kind, or nonblock with "unknown").
+function Session:keep(fd, kind, nonblock)
+  check(self)
+  local k
+  if kind == nil then
+    k = core.FD_UNKNOWN
+  elseif type(kind) == "number" then
+    k = kind
+  else
+    k = fd_kind[kind]
+    if not k then return nil, "unknown fd kind '" .. tostring(kind) .. "'", "EINVAL" end
+  end
+  -- k | FD_NONBLOCK without bit operators (Lua 5.1, LuaJIT): the floored
+  -- modulo tests the bit of a negative number too
+  if nonblock and k % (2 * FD_NONBLOCK) < FD_NONBLOCK then k = k + FD_NONBLOCK end
+  local r, msg, err = core.session_keep(self, fd, k)
+  if not r then return nil, msg, err end
+  return true
+end
+
+--- s:forget(fd): stop keeping fd (before closing it or changing its flags).
+-- @return true, or nil, message, "ENOENT" when it is not kept.
+function Session:forget(fd)
+  check(self)
+  local r, msg, err = core.session_forget(self, fd)
+  if not r then return nil, msg, err end
+  return true
+end
+
+--- s:forget_all(): stop keeping every kept fd.  @return true.
+function Session:forget_all()
+  check(self)
+  local r, msg, err = core.session_forget(self, -1)
+  if not r then return nil, msg, err end
+  return true
+end
+
 --- s:copy(src, dst [, len]): from the fds' positions, until len bytes or end
 -- of file.  @return bytes delivered, or nil, message, errno_name.  After an
 -- error the transfer stays open: s:progress() says what was delivered, and

@@ -3239,7 +3239,7 @@ static int _wrap_session_keep(lua_State* L) {
   
   SWIG_check_num_args("splicer_session_keep",3,3)
   arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
-  arg2 = splicer_lua_check_int(L, 2); 
+  arg2 = splicer_lua_tofd(L, 2); 
   arg3 = splicer_lua_check_int(L, 3); 
   result = (int)splicer_session_keep(arg1,arg2,arg3);
   
@@ -3263,7 +3263,7 @@ static int _wrap_session_forget(lua_State* L) {
   
   SWIG_check_num_args("splicer_session_forget",2,2)
   arg1 = (splicer_session *)splicer_lua_handle(L, 1, SWIGTYPE_p_splicer_session, "session"); 
-  arg2 = splicer_lua_check_int(L, 2); 
+  arg2 = splicer_lua_tofd(L, 2); 
   result = (int)splicer_session_forget(arg1,arg2);
   
   if (result < 0)

@@ -258,13 +258,13 @@ int64_t splicer__position(const struct endpoint *ep) {
   return ep->off >= 0 ? ep->off : lseek(ep->fd, 0, SEEK_CUR);
 }
 
-bool splicer__bulk_tcp(struct endpoint *in, const struct endpoint *out,
+bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
                        uint64_t len) {
   if (in->kind != KIND_FILE || out->kind != KIND_SOCKET || out->records)
     return false;
   if (len == SPLICER_TO_EOF) {
-    if (in->stale_size && splicer__refresh_size(in) < 0)
-      return false;
+    /* a kept file's size may be stale: it only steers the method, which
+     * is not worth an fstat per open */
     if (in->size <= SPLICER_BULK_TCP)
       return false;
     int64_t pos = splicer__position(in);

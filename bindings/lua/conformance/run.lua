@@ -509,6 +509,19 @@ function ops.use_session(c, st)
   return 0
 end
 
+function ops.keep(c, st)
+  local kind = st.kind
+  if kind == nil then kind = "unknown" end
+  local known = { unknown = true, stream = true, dgram = true, seqpacket = true, pipe = true }
+  if not (type(kind) == "number" or known[kind]) then fail("bad kind") end
+  return as_result(c.s:keep(fd(c, st.fixture), kind, st.nonblock == true))
+end
+
+function ops.forget(c, st)
+  if st.all == true then return as_result(c.s:forget_all()) end
+  return as_result(c.s:forget(fd(c, st.fixture)))
+end
+
 function ops.pool_set(c, st) return as_result(splicer.pool.set(pool_option(st.option), st.value)) end
 function ops.pool_get(c, st) return splicer.pool.get(pool_option(st.option)) end
 function ops.pool_trim() return splicer.pool.trim() end

@@ -598,6 +598,15 @@ def pool_option(v: Any) -> str | int:
     raise Fail("bad pool option")
 
 
+def fd_kind(v: Any) -> splicer.FdKind | int:
+    """A step's kind: a name, or an integer passed as it is."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.upper() in splicer.FdKind.__members__:
+        return splicer.FdKind[v.upper()]
+    raise Fail("bad kind")
+
+
 def method_names(v: Any) -> frozenset[str]:
     if isinstance(v, int):
         return frozenset(n for m, n in enumerate(splicer.METHODS) if v & (1 << m))
@@ -858,6 +867,21 @@ def run_step(c: Case, st: dict[str, Any]) -> None:
                 raise Fail(f"{key}: expected {show(x[key])}, got {getattr(ps, key)}")
     elif op == "pool_trim":
         check(x, *outcome(splicer.pool.trim))
+    elif op == "keep":
+        check(
+            x,
+            *outcome(
+                s.keep,
+                c.obj(st.get("fixture")),
+                fd_kind(st.get("kind", "unknown")),
+                nonblock=st.get("nonblock") is True,
+            ),
+        )
+    elif op == "forget":
+        if st.get("all") is True:
+            check(x, *outcome(s.forget_all))
+        else:
+            check(x, *outcome(s.forget, c.obj(st.get("fixture"))))
     else:
         raise Fail("unsupported op")
 

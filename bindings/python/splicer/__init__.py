@@ -24,20 +24,24 @@ source but could not deliver yet, so that nothing is lost or duplicated.
 
 from __future__ import annotations
 
+import enum
 import operator
 import selectors
+import socket
 import threading
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from . import _core as _core
 from . import core as _gen  # registers the handle classes (their destructors)
-from ._ends import Destination, FileLike, HasFileno, Source, min_timeout, write_all
+from ._ends import Destination, FileLike, HasFileno, Source, _fd_of, min_timeout, write_all
 
 __all__ = [
     "Buf",
+    "FdKind",
     "FileLike",
+    "KEEP_MAX",
     "HasFileno",
     "METHODS",
     "PoolStats",
@@ -61,6 +65,47 @@ PoolStats = _core.PoolStats
 version: Final[str] = _gen.version_string()
 version_number: Final[int] = _gen.version_number()
 TEE_MAX: Final[int] = _gen.TEE_MAX
+#: Most fds one session keeps (``Session.keep``).
+KEEP_MAX: Final[int] = _gen.KEEP_MAX
+
+
+class FdKind(enum.IntEnum):
+    """What ``Session.keep`` is told about an fd (enum splicer_fd_kind)."""
+
+    UNKNOWN = _gen.FD_UNKNOWN  # classify it now (fstat, fcntl), once
+    STREAM = _gen.FD_STREAM  # a SOCK_STREAM socket (TCP, Unix stream)
+    DGRAM = _gen.FD_DGRAM  # a SOCK_DGRAM socket
+    SEQPACKET = _gen.FD_SEQPACKET  # a SOCK_SEQPACKET socket
+    PIPE = _gen.FD_PIPE  # either end of a pipe or FIFO
+
+
+KindName = Literal["unknown", "stream", "dgram", "seqpacket", "pipe"]
+_FD_NONBLOCK: Final[int] = _gen.FD_NONBLOCK
+_SOCKET_KINDS: Final[dict[int, FdKind]] = {
+    socket.SOCK_STREAM: FdKind.STREAM,
+    socket.SOCK_DGRAM: FdKind.DGRAM,
+    socket.SOCK_SEQPACKET: FdKind.SEQPACKET,
+}
+
+
+def _kind_number(kind: FdKind | KindName | int) -> int:
+    """A kind's number: a name, an FdKind, or an int passed as it is (the C
+    library refuses an unknown one with EINVAL)."""
+    if isinstance(kind, str):
+        try:
+            return int(FdKind[kind.upper()])
+        except KeyError:
+            names = ", ".join(k.name.lower() for k in FdKind)
+            raise ValueError(f"unknown fd kind {kind!r} (one of {names})") from None
+    if isinstance(kind, bool):
+        raise TypeError("kind must be an FdKind, a name or an int, not bool")
+    try:
+        return operator.index(kind)
+    except TypeError:
+        raise TypeError(
+            f"kind must be an FdKind, a name or an int, not {type(kind).__name__}"
+        ) from None
+
 
 #: Method names, by their number in the C API (0 is "none").
 METHODS: Final[tuple[str, ...]] = tuple(_gen.method_name(m) for m in range(_gen.METHOD_COUNT))
@@ -217,6 +262,60 @@ class Session(_core.SessionBase):
     @property
     def nonblock(self) -> bool:
         return bool(self._nonblock)
+
+    # -- kept descriptors ----------------------------------------------------
+
+    def keep(
+        self,
+        obj: FileLike,
+        kind: FdKind | KindName | int | None = None,
+        *,
+        nonblock: bool | None = None,
+    ) -> None:
+        """Keep ``obj``'s fd classified for this session's later opens, which
+        then make no fstat/fcntl for it (at most ``KEEP_MAX`` fds).
+
+        ``kind`` None is ``FdKind.UNKNOWN`` (the fd is classified now, once),
+        except for a ``socket.socket`` of type SOCK_STREAM, SOCK_DGRAM or
+        SOCK_SEQPACKET, whose kind is its type.  ``nonblock`` None is true for
+        such a socket with a timeout (Python made its fd O_NONBLOCK), so that
+        keeping it makes no syscall; otherwise the C library reads the fd's
+        flags once.  A kind given is trusted: given wrongly, the transfer's
+        syscalls fail rather than the open.
+
+        The caller vouches that the fd stays open on the same file with the
+        same status flags (O_NONBLOCK, O_APPEND) until ``forget()``.  Keeping
+        a kept fd again replaces what was kept.  Raises OSError: EBADF (not
+        an open fd), ENOSPC (``KEEP_MAX`` fds kept), EINVAL (an unknown kind,
+        or ``nonblock`` with ``FdKind.UNKNOWN``).
+        """
+        fd = _fd_of(obj)
+        if kind is None:
+            number = int(FdKind.UNKNOWN)
+            if isinstance(obj, socket.socket):
+                number = int(_SOCKET_KINDS.get(obj.type, FdKind.UNKNOWN))
+        else:
+            number = _kind_number(kind)
+        if nonblock is None:
+            # a socket with a timeout is O_NONBLOCK (socket.settimeout); one
+            # without may still be (socket(fileno=...)): then ask the kernel
+            nonblock = (
+                number != FdKind.UNKNOWN
+                and isinstance(obj, socket.socket)
+                and obj.gettimeout() is not None
+            )
+        if nonblock:
+            number |= _FD_NONBLOCK
+        _gen.session_keep(self, fd, number)
+
+    def forget(self, obj: FileLike) -> None:
+        """Stop keeping ``obj``'s fd: call it before closing the fd or changing
+        its flags.  OSError ENOENT when it is not kept."""
+        _gen.session_forget(self, _fd_of(obj))
+
+    def forget_all(self) -> None:
+        """Stop keeping every kept fd."""
+        _gen.session_forget(self, -1)
 
     # -- whole transfers -----------------------------------------------------
 

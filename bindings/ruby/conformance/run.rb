@@ -709,6 +709,19 @@ class CaseRun
 
   def op_pool_trim(_st) = call { Splicer::Pool.trim }
 
+  def op_keep(st)
+    kind = st.fetch("kind", "unknown")
+    kind = kind.to_sym if kind.is_a?(String) && Splicer::FD_KINDS.key?(kind.to_sym)
+    fail!("bad kind") unless kind.is_a?(Integer) || kind.is_a?(Symbol)
+    call { @s.keep(fd(st["fixture"]), kind, nonblock: st["nonblock"] == true) }
+  end
+
+  def op_forget(st)
+    return call { @s.forget_all } if st["all"] == true
+
+    call { @s.forget(fd(st["fixture"])) }
+  end
+
   def op_pool_stats(st)
     now = Splicer::Pool.stats
     return NO_RESULT unless st["expect"]

@@ -52,6 +52,13 @@ module Splicer
   F_GIFT = Core::F_GIFT
   # Most destinations of one tee.
   TEE_MAX = Core::TEE_MAX
+  # Most descriptors one session keeps (Session#keep).
+  KEEP_MAX = Core::KEEP_MAX
+  # What Session#keep is told about a descriptor (enum splicer_fd_kind).
+  FD_KINDS = {
+    unknown: Core::FD_UNKNOWN, stream: Core::FD_STREAM, dgram: Core::FD_DGRAM,
+    seqpacket: Core::FD_SEQPACKET, pipe: Core::FD_PIPE
+  }.freeze
 
   # Progress of the open (or last) transfer: consumed == delivered + pending.
   # method is a Symbol (:splice, :sendfile, ...).
@@ -346,6 +353,42 @@ module Splicer
       Splicer.option_result(id, value)
     end
     alias [] get
+
+    # Keep a descriptor (an IO, anything with to_io or fileno, an Integer
+    # fd) classified for this session's later opens, which then make no
+    # fstat/fcntl for it.  kind: :unknown (classified now, once), :stream,
+    # :dgram, :seqpacket, :pipe, or an Integer (Splicer::FD_KINDS values)
+    # passed to the C library as it is; a kind given is trusted.  nonblock:
+    # true says the fd is O_NONBLOCK (Ruby sets it on the pipes and sockets
+    # it makes), so that keeping it makes no syscall; otherwise its flags
+    # are read once.  The caller vouches that the fd stays open with the
+    # same flags until #forget.  At most KEEP_MAX descriptors: Errno::ENOSPC
+    # beyond; Errno::EBADF for one not open, Errno::EINVAL for an unknown
+    # kind number or nonblock with :unknown.  Returns self.
+    def keep(io, kind = :unknown, nonblock: false)
+      k = case kind
+          when Integer then kind
+          when Symbol, String
+            FD_KINDS.fetch(kind.to_sym) { raise ArgumentError, "unknown fd kind #{kind.inspect} (#{FD_KINDS.keys.join(', ')})" }
+          else raise TypeError, "fd kind expected (Symbol or Integer), got #{kind.class}"
+          end
+      k |= Core::FD_NONBLOCK if nonblock
+      Core.session_keep(handle, Core.fd_of(io, false, false), k)
+      self
+    end
+
+    # Stop keeping a descriptor (before closing it or changing its flags).
+    # Errno::ENOENT when it is not kept.  Returns self.
+    def forget(io)
+      Core.session_forget(handle, Core.fd_of(io, false, false))
+      self
+    end
+
+    # Stop keeping every kept descriptor.  Returns self.
+    def forget_all
+      Core.session_forget(handle, -1)
+      self
+    end
 
     # Copy from the descriptors' positions until end of file or len bytes.
     # Returns the bytes delivered.  After an error the transfer stays open:

@@ -63,13 +63,29 @@ static capi_run_result capi_run(splicer_session *s, uint64_t max_steps) {
 
 // splicer_open() and, when it succeeded, the method it chose: one cgo call
 // instead of two on every Copy.
+//
+// kind_in and kind_out are what the caller knows of each fd from its type
+// (enum splicer_fd_kind | SPLICER_FD_NONBLOCK), or 0.  An fd with a kind is
+// kept for this open only, so that the open makes no syscall for it, and
+// forgotten right after: the open transfer holds its own copy of the
+// endpoint.  The caller passes 0 for an fd it kept itself, since it must
+// stay kept.  A keep that fails (ENOSPC: the session keeps 8 fds already)
+// only means the open classifies that fd as usual.
 typedef struct { int r; int method; } capi_open_result;
 
 static capi_open_result capi_open_method(splicer_session *s, int fd_in,
                                          int64_t off_in, int fd_out,
-                                         int64_t off_out, uint64_t len) {
+                                         int64_t off_out, uint64_t len,
+                                         int kind_in, int kind_out) {
 	capi_open_result out = {0, SPLICER_METHOD_NONE};
+	int kept_in = kind_in != 0 && splicer_session_keep(s, fd_in, kind_in) == 0;
+	int kept_out = kind_out != 0 && !(kept_in && fd_out == fd_in) &&
+	               splicer_session_keep(s, fd_out, kind_out) == 0;
 	out.r = splicer_open(s, fd_in, off_in, fd_out, off_out, len);
+	if (kept_in)
+		splicer_session_forget(s, fd_in);
+	if (kept_out)
+		splicer_session_forget(s, fd_out);
 	if (out.r == 0) {
 		splicer_progress p;
 		if (splicer_progress_get(s, &p, sizeof p) == 0)
@@ -131,6 +147,17 @@ const (
 	OptMethods  = C.SPLICER_OPT_METHODS
 	OptSigpipe  = C.SPLICER_OPT_SIGPIPE
 	OptPool     = C.SPLICER_OPT_POOL
+)
+
+// SPLICER_KEEP_MAX, enum splicer_fd_kind and SPLICER_FD_NONBLOCK.
+const (
+	KeepMax     = C.SPLICER_KEEP_MAX
+	FDUnknown   = C.SPLICER_FD_UNKNOWN
+	FDStream    = C.SPLICER_FD_STREAM
+	FDDgram     = C.SPLICER_FD_DGRAM
+	FDSeqpacket = C.SPLICER_FD_SEQPACKET
+	FDPipe      = C.SPLICER_FD_PIPE
+	FDNonblock  = C.SPLICER_FD_NONBLOCK
 )
 
 // enum splicer_pool_option
@@ -227,15 +254,30 @@ func SessionGet(s Session, option int) (int64, int) {
 	return int64(v), int(r)
 }
 
+// SessionKeep is splicer_session_keep().
+func SessionKeep(s Session, fd, kind int) int {
+	return int(C.splicer_session_keep(s.p, C.int(fd), C.int(kind)))
+}
+
+// SessionForget is splicer_session_forget(); fd -1 forgets every kept fd.
+func SessionForget(s Session, fd int) int {
+	return int(C.splicer_session_forget(s.p, C.int(fd)))
+}
+
 // Open is splicer_open().
 func Open(s Session, fdIn int, offIn int64, fdOut int, offOut int64, n uint64) int {
 	return int(C.splicer_open(s.p, C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n)))
 }
 
 // OpenMethod is splicer_open() followed, on success, by the method of
-// splicer_progress_get().
-func OpenMethod(s Session, fdIn int, offIn int64, fdOut int, offOut int64, n uint64) (r, method int) {
-	out := C.capi_open_method(s.p, C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n))
+// splicer_progress_get().  kindIn and kindOut, when not 0, are the kinds
+// (FDStream|FDNonblock, ...) the caller knows the fds to be: each such fd
+// is kept for the open and forgotten after it, all in one cgo call, so
+// that the open makes no syscall for it.  Pass 0 for an fd the session
+// keeps for the caller: it would be forgotten.
+func OpenMethod(s Session, fdIn int, offIn int64, fdOut int, offOut int64, n uint64, kindIn, kindOut int) (r, method int) {
+	out := C.capi_open_method(s.p, C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n),
+		C.int(kindIn), C.int(kindOut))
 	return int(out.r), int(out.method)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,6 +150,31 @@ func optionOf(v any) (splicer.OptionKey, error) {
 		return 0, fmt.Errorf("unknown option %q", s)
 	}
 	return splicer.OptionKey(num(v, 0)), nil
+}
+
+var fdKinds = map[string]splicer.FDKind{
+	"unknown": splicer.FDUnknown, "stream": splicer.FDStream, "dgram": splicer.FDDgram,
+	"seqpacket": splicer.FDSeqpacket, "pipe": splicer.FDPipe,
+}
+
+// keepKind is the kind argument of keep (tests/README.md §5.5): a name, an
+// integer passed as it is, unknown by default.  A number that is not an
+// integer is -1, which the library refuses, as in the C runner.
+func keepKind(v any) (splicer.FDKind, error) {
+	switch x := v.(type) {
+	case nil:
+		return splicer.FDUnknown, nil
+	case string:
+		if k, ok := fdKinds[x]; ok {
+			return k, nil
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return splicer.FDKind(n), nil // to a C int as the C runner does
+		}
+		return -1, nil
+	}
+	return 0, fmt.Errorf("bad kind %v", v)
 }
 
 func offset(v any) int64 {
@@ -507,6 +533,26 @@ func (e *env) step(m map[string]any) string {
 		return checkPoolStats(exp, splicer.ReadPoolStats())
 	case "pool_trim":
 		return check(exp, result{v: int64(splicer.TrimPool())})
+	case "keep":
+		if fix == nil {
+			return "fixture is required"
+		}
+		kind, err := keepKind(m["kind"])
+		if err != nil {
+			return err.Error()
+		}
+		if nb, _ := m["nonblock"].(bool); nb {
+			kind |= splicer.FDNonblock
+		}
+		return check(exp, resultOf(0, s.KeepAs(fix.obj, kind)))
+	case "forget":
+		if all, _ := m["all"].(bool); all {
+			return check(exp, resultOf(0, s.ForgetAll()))
+		}
+		if fix == nil {
+			return "fixture is required"
+		}
+		return check(exp, resultOf(0, s.Forget(fix.obj)))
 	case "position":
 		return check(exp, resultOf(syscall.Seek(fix.fd, 0, io.SeekCurrent)))
 	case "raw_splice":

@@ -120,6 +120,15 @@ impl Fixture {
     }
 }
 
+/// The fixture's fd as tests/README.md §4 gives it: -1 for `invalid`.
+fn raw_fd(f: &Fixture) -> RawFd {
+    if f.kind == "invalid" {
+        -1
+    } else {
+        f.fd().as_raw_fd()
+    }
+}
+
 impl AsFd for Fixture {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd()
@@ -1050,6 +1059,44 @@ fn step<'f>(
                 }
             }
             Ok(())
+        }
+        "keep" => {
+            let f = fx("fixture")?;
+            let mut kind = match &st["kind"] {
+                Value::Null => splicer::FdKind::Unknown.to_raw(),
+                Value::String(k) => match k.as_str() {
+                    "unknown" => splicer::FdKind::Unknown.to_raw(),
+                    "stream" => splicer::FdKind::Stream { nonblocking: false }.to_raw(),
+                    "dgram" => splicer::FdKind::Dgram { nonblocking: false }.to_raw(),
+                    "seqpacket" => splicer::FdKind::SeqPacket { nonblocking: false }.to_raw(),
+                    "pipe" => splicer::FdKind::Pipe { nonblocking: false }.to_raw(),
+                    _ => return Err("bad kind".into()),
+                },
+                v => v.as_i64().and_then(|k| i32::try_from(k).ok()).ok_or("bad kind")?,
+            };
+            if st["nonblock"].as_bool() == Some(true) {
+                kind |= splicer::sys::SPLICER_FD_NONBLOCK as i32;
+            }
+            let r = match splicer::FdKind::from_raw(kind) {
+                Some(k) if f.kind != "invalid" => res(s.keep(f.fd(), k).map(|_| 0)),
+                // a kind the C library refuses (5, -1, NONBLOCK with
+                // unknown) is no FdKind, and fd -1 no BorrowedFd (a kind
+                // with NONBLOCK makes no syscall: only -1 is refused as
+                // not an fd): the C binding
+                _ => unsafe { splicer::sys::splicer_session_keep(s.as_ptr(), raw_fd(f), kind) as i64 },
+            };
+            check(r)
+        }
+        "forget" => {
+            if st["all"].as_bool() == Some(true) {
+                s.forget_all();
+                return check(0);
+            }
+            let f = fx("fixture")?;
+            if f.kind == "invalid" {
+                return check(unsafe { splicer::sys::splicer_session_forget(s.as_ptr(), -1) } as i64);
+            }
+            check(res(s.forget(f.fd()).map(|_| 0)))
         }
         o => Err(format!("unsupported op {o}")),
     }

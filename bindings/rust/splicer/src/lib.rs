@@ -23,7 +23,11 @@
 //! ```
 //!
 //! # Pieces
-//! - [`copy`], [`copy_n`]: one call, on a per-thread session.
+//! - [`copy`], [`copy_n`]: one call, on a per-thread session;
+//!   [`copy_known`], [`copy_known_n`] for endpoints whose type tells their
+//!   [kind](KnownKind) (std's and tokio's sockets), a cheaper open.
+//! - [`Session::keep`], [`Session::forget`]: fds classified once for every
+//!   later open of a session ([`FdKind`]).
 //! - [`Session`]: [`copy`](Session::copy), [`copy_n`](Session::copy_n),
 //!   [`copy_range`](Session::copy_range), [`tee`](Session::tee),
 //!   [`send_buf`](Session::send_buf); and for event loops, a resumable
@@ -81,6 +85,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 mod buf;
 mod error;
+mod kind;
 mod method;
 pub mod pool;
 pub mod raw;
@@ -90,6 +95,7 @@ pub mod tokio;
 
 pub use buf::Buf;
 pub use error::{errname, errno, TransferError};
+pub use kind::{FdKind, KnownKind, KEEP_MAX};
 pub use method::{Method, Methods};
 pub use session::{Builder, Interest, OpenBufError, Opt, Progress, Session, Stats, Wait};
 
@@ -136,6 +142,45 @@ fn with_thread_session<R>(f: impl FnOnce(&mut Session<'static>) -> io::Result<R>
 /// ```
 pub fn copy(src: impl AsFd, dst: impl AsFd) -> io::Result<u64> {
     with_thread_session(|s| s.copy(src, dst))
+}
+
+/// [`copy`] for endpoints whose type tells their kind ([`KnownKind`]:
+/// std's `TcpStream`, `UnixStream`, `UnixDatagram`; tokio's sockets and
+/// pipes).  The open then makes no fstat(2) for them: a socket's flags are
+/// read with one fcntl(2) (none for tokio's, always non-blocking), where
+/// [`copy`] makes fstat(2) and fcntl(2) per fd.  Files and other fds are
+/// classified as by [`copy`].  See [`Session::copy_known`].
+///
+/// # Errors
+/// As [`copy`].
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+/// let (mut a, b) = UnixStream::pair()?;
+/// a.write_all(b"hi")?;
+/// drop(a);
+/// assert_eq!(splicer::copy_known(&b, std::fs::File::create("/dev/null")?)?, 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn copy_known(src: impl KnownKind, dst: impl KnownKind) -> io::Result<u64> {
+    with_thread_session(|s| s.copy_known(src, dst))
+}
+
+/// [`copy_n`] for endpoints whose type tells their kind (see
+/// [`copy_known`]).
+///
+/// # Errors
+/// As [`copy`].
+///
+/// ```
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let zero = std::fs::File::open("/dev/zero")?;
+/// assert_eq!(splicer::copy_known_n(&zero, &a, 4096)?, 4096);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn copy_known_n(src: impl KnownKind, dst: impl KnownKind, len: u64) -> io::Result<u64> {
+    with_thread_session(|s| s.copy_known_n(src, dst, len))
 }
 
 /// Copies at most `len` bytes from `src` to `dst` (see [`copy`]).

@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 use splicer_sys as sys;
 
 use crate::error::{check, TransferError};
-use crate::{Buf, Method, Methods};
+use crate::{Buf, FdKind, KnownKind, Method, Methods, KEEP_MAX};
 
 const OFF_CUR: i64 = sys::SPLICER_OFF_CUR as i64;
 const TO_EOF: u64 = sys::SPLICER_TO_EOF;
@@ -126,6 +126,9 @@ pub struct Session<'fd> {
     /// The fds of the open (or last) transfer, the source first: the
     /// endpoints `tokio::resume` must be given.
     ends: Vec<RawFd>,
+    /// The fds kept with [`Session::keep`]: the `copy_known` calls keep
+    /// the others only for their open, and never forget these.
+    kept: Vec<RawFd>,
 }
 
 // SAFETY: the C session has no thread affinity; it may be used by one
@@ -419,7 +422,7 @@ impl<'fd> Session<'fd> {
         // SAFETY: raw is a valid out-pointer.
         check(unsafe { sys::splicer_session_new(&mut raw) }.into())?;
         let raw = NonNull::new(raw).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        Ok(Session { raw, _fds: PhantomData, _not_sync: PhantomData, ends: Vec::new() })
+        Ok(Session { raw, _fds: PhantomData, _not_sync: PhantomData, ends: Vec::new(), kept: Vec::new() })
     }
 
     /// A [`Builder`] to set options.
@@ -480,6 +483,170 @@ impl<'fd> Session<'fd> {
         // SAFETY: self.raw is a live session, v a valid out-pointer.
         check(unsafe { sys::splicer_session_get(self.raw.as_ptr(), opt.0, &mut v) }.into())?;
         Ok(v)
+    }
+
+    /// Keeps `fd` classified for the later opens of this session: an open
+    /// on a kept fd makes no syscall for it, where it otherwise makes
+    /// fstat(2) and fcntl(2) per fd (about what a copy of a few KiB costs).
+    /// For a program that opens many transfers on the same fds: a proxy
+    /// relaying one connection, a server writing many files to one socket.
+    ///
+    /// `kind` [`FdKind::Unknown`] classifies the fd now, with the checks of
+    /// an open; any other kind is trusted as given (see [`FdKind`]).
+    /// Keeping a kept fd again replaces what was kept (after its flags
+    /// changed, say).  At most [`KEEP_MAX`] fds are kept.  A transfer
+    /// already open is not affected by `keep` or [`forget`](Session::forget):
+    /// forgetting right after an open is fine.
+    ///
+    /// **The caller vouches** that until [`forget`](Session::forget) (or
+    /// [`forget_all`](Session::forget_all), or the session's drop) the fd
+    /// stays open on the same file (no close, no dup2(2) over it) and its
+    /// status flags (`O_NONBLOCK`, `O_APPEND`: `set_nonblocking` included)
+    /// keep the values they had.  Breaking that is not undefined behaviour,
+    /// but the later opens trust what was kept, so their transfers fail
+    /// with the kernel's errors instead of the open's.  A kept regular
+    /// file may grow or shrink: its size is asked again where it matters.
+    ///
+    /// # Errors
+    /// `EBADF` (the fd is not open, or is `O_PATH`; not asked of the kernel
+    /// for a kind with `nonblocking: true`, which makes no syscall),
+    /// `ENOSPC` ([`KEEP_MAX`] fds kept already).  Nothing is kept then.
+    ///
+    /// ```
+    /// use splicer::FdKind;
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let file = std::fs::File::open("/dev/zero")?;
+    /// let mut s = splicer::Session::new()?;
+    /// s.keep(&file, FdKind::Unknown)?; // classified now, once
+    /// s.keep(&a, FdKind::Stream { nonblocking: false })?; // flags read once
+    /// for _ in 0..3 {
+    ///     s.copy_n(&file, &a, 1000)?; // no syscall for either fd at open
+    ///     std::io::Read::read_exact(&mut &b, &mut [0u8; 1000])?;
+    /// }
+    /// s.forget(&a)?; // before closing it or changing its flags
+    /// s.forget_all();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn keep(&mut self, fd: impl AsFd, kind: FdKind) -> io::Result<()> {
+        let fd = fd.as_fd().as_raw_fd();
+        // SAFETY: a live session; keep only looks at the fd (fstat, fcntl).
+        check(unsafe { sys::splicer_session_keep(self.raw.as_ptr(), fd, kind.to_raw()) }.into())?;
+        if !self.kept.contains(&fd) {
+            self.kept.push(fd);
+        }
+        Ok(())
+    }
+
+    /// Stops keeping `fd` (before closing it or changing its flags).
+    ///
+    /// # Errors
+    /// `ENOENT` when `fd` is not kept.
+    ///
+    /// ```
+    /// let file = std::fs::File::open("/dev/null")?;
+    /// let mut s = splicer::Session::new()?;
+    /// s.keep(&file, splicer::FdKind::Unknown)?;
+    /// s.forget(&file)?;
+    /// assert_eq!(s.forget(&file).unwrap_err().raw_os_error(), Some(libc::ENOENT));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn forget(&mut self, fd: impl AsFd) -> io::Result<()> {
+        let fd = fd.as_fd().as_raw_fd();
+        // SAFETY: a live session.
+        let r = check(unsafe { sys::splicer_session_forget(self.raw.as_ptr(), fd) }.into());
+        self.kept.retain(|&k| k != fd);
+        r.map(drop)
+    }
+
+    /// Stops keeping every kept fd.
+    ///
+    /// ```
+    /// let file = std::fs::File::open("/dev/null")?;
+    /// let mut s = splicer::Session::new()?;
+    /// s.keep(&file, splicer::FdKind::Unknown)?;
+    /// s.forget_all();
+    /// assert!(s.forget(&file).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn forget_all(&mut self) {
+        // SAFETY: a live session; -1 forgets all, and cannot fail then.
+        unsafe { sys::splicer_session_forget(self.raw.as_ptr(), -1) };
+        self.kept.clear();
+    }
+
+    /// Runs `open` with the fds of `ends` whose kind is known kept in the
+    /// session, then forgets them: the open makes no fstat(2) for them.
+    /// An fd the caller kept with [`keep`](Session::keep) is left as it
+    /// was, kept; an fd that cannot be kept (the session keeps
+    /// [`KEEP_MAX`] already) is classified by the open as usual.
+    pub(crate) fn with_kinds<R>(&mut self, ends: &[(RawFd, FdKind)], open: impl FnOnce(&mut Self) -> R) -> R {
+        let mut temp = [-1; KEEP_MAX];
+        let mut n = 0;
+        for &(fd, kind) in ends {
+            if n == KEEP_MAX || kind == FdKind::Unknown || self.kept.contains(&fd) || temp[..n].contains(&fd) {
+                continue;
+            }
+            // SAFETY: a live session; the caller borrows fd for the call.
+            if unsafe { sys::splicer_session_keep(self.raw.as_ptr(), fd, kind.to_raw()) } == 0 {
+                temp[n] = fd;
+                n += 1;
+            }
+        }
+        let r = open(self);
+        for &fd in &temp[..n] {
+            // SAFETY: a live session; the open copied what was kept.
+            unsafe { sys::splicer_session_forget(self.raw.as_ptr(), fd) };
+        }
+        r
+    }
+
+    /// [`copy`](Session::copy) for endpoints whose type tells their kind
+    /// ([`KnownKind`]: std's `TcpStream`, `UnixStream`, `UnixDatagram`;
+    /// tokio's sockets and pipes): each is kept with its kind for the open
+    /// and forgotten right after, so the open makes no fstat(2) for it.
+    /// Files and other fds are classified by the open as in `copy`.  An fd
+    /// kept with [`keep`](Session::keep) stays kept, with what was kept.
+    ///
+    /// # Errors
+    /// As [`copy`](Session::copy).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let (mut a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let (c, mut d) = std::os::unix::net::UnixStream::pair()?;
+    /// a.write_all(b"hello")?;
+    /// drop(a); // end of file follows
+    /// let mut s = splicer::Session::new()?;
+    /// assert_eq!(s.copy_known(&b, &c)?, 5);
+    /// drop(c);
+    /// let mut got = String::new();
+    /// d.read_to_string(&mut got)?;
+    /// assert_eq!(got, "hello");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn copy_known(&mut self, src: impl KnownKind, dst: impl KnownKind) -> io::Result<u64> {
+        self.copy_known_n(src, dst, TO_EOF)
+    }
+
+    /// [`copy_n`](Session::copy_n) for endpoints whose type tells their
+    /// kind (see [`copy_known`](Session::copy_known)).
+    ///
+    /// # Errors
+    /// As [`copy`](Session::copy).
+    ///
+    /// ```
+    /// let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    /// let zero = std::fs::File::open("/dev/zero")?;
+    /// let mut s = splicer::Session::new()?;
+    /// assert_eq!(s.copy_known_n(&zero, &a, 1000)?, 1000); // zero: classified at open
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn copy_known_n(&mut self, src: impl KnownKind, dst: impl KnownKind, len: u64) -> io::Result<u64> {
+        let (s, d) = (src.as_fd(), dst.as_fd());
+        let ends = [(s.as_raw_fd(), src.fd_kind()), (d.as_raw_fd(), dst.fd_kind())];
+        // SAFETY: src and dst are borrowed for the whole call.
+        let r = self.with_kinds(&ends, |t| unsafe { t.open_fds(s.as_raw_fd(), OFF_CUR, d.as_raw_fd(), OFF_CUR, len) });
+        self.finish("copy", r)
     }
 
     /// Copies from `src` to `dst` until `src` reports end of file, at their

@@ -67,7 +67,7 @@ use ::tokio::net::unix::pipe;
 use ::tokio::net::{TcpStream, UnixStream};
 
 use crate::error::TransferError;
-use crate::{Interest, Opt, Session};
+use crate::{FdKind, Interest, KnownKind, Opt, Session};
 
 /// An fd that tokio can wait on.
 ///
@@ -96,6 +96,23 @@ pub trait AsyncEndpoint: AsFd {
         interest: TokioInterest,
         f: impl FnMut() -> io::Result<R> + Send,
     ) -> impl Future<Output = io::Result<R>> + Send;
+
+    /// What this fd is, if its type says: the transfers of this module keep
+    /// it with that kind for their open (see
+    /// [`Session::copy_known`](crate::Session::copy_known)), so that the
+    /// open makes no syscall for it.  tokio's sockets and pipes are
+    /// non-blocking stream, datagram or pipe fds; the default, for any
+    /// other type, is [`FdKind::Unknown`]: classified by the open.
+    ///
+    /// ```
+    /// use splicer::tokio::AsyncEndpoint;
+    /// let f = std::fs::File::open("/dev/null")?;
+    /// assert_eq!(f.endpoint_kind(), splicer::FdKind::Unknown);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn endpoint_kind(&self) -> FdKind {
+        FdKind::Unknown
+    }
 }
 
 impl AsyncEndpoint for TcpStream {
@@ -106,6 +123,10 @@ impl AsyncEndpoint for TcpStream {
     ) -> impl Future<Output = io::Result<R>> + Send {
         TcpStream::async_io(self, interest, f)
     }
+
+    fn endpoint_kind(&self) -> FdKind {
+        self.fd_kind()
+    }
 }
 
 impl AsyncEndpoint for UnixStream {
@@ -115,6 +136,10 @@ impl AsyncEndpoint for UnixStream {
         f: impl FnMut() -> io::Result<R> + Send,
     ) -> impl Future<Output = io::Result<R>> + Send {
         UnixStream::async_io(self, interest, f)
+    }
+
+    fn endpoint_kind(&self) -> FdKind {
+        self.fd_kind()
     }
 }
 
@@ -146,6 +171,10 @@ macro_rules! pipe_endpoint {
                     }
                 }
             }
+
+            fn endpoint_kind(&self) -> FdKind {
+                self.fd_kind()
+            }
         }
     };
 }
@@ -170,6 +199,10 @@ impl<T: AsyncEndpoint + ?Sized> AsyncEndpoint for &T {
         f: impl FnMut() -> io::Result<R> + Send,
     ) -> impl Future<Output = io::Result<R>> + Send {
         (**self).async_io(interest, f)
+    }
+
+    fn endpoint_kind(&self) -> FdKind {
+        (**self).endpoint_kind()
     }
 }
 
@@ -215,7 +248,10 @@ where
     D: AsyncEndpoint + Sync + ?Sized,
 {
     session.set(Opt::NONBLOCK, 1)?;
-    session.open_n(src, dst, len).map_err(|e| TransferError::wrap("copy", crate::Method::None, 0, e))?;
+    let ends = [(src.as_fd().as_raw_fd(), src.endpoint_kind()), (dst.as_fd().as_raw_fd(), dst.endpoint_kind())];
+    session
+        .with_kinds(&ends, |s| s.open_n(src, dst, len))
+        .map_err(|e| TransferError::wrap("copy", crate::Method::None, 0, e))?;
     drive("copy", session, &CopyEnds::new(src, dst)).await
 }
 
@@ -301,7 +337,12 @@ where
 {
     session.set(Opt::NONBLOCK, 1)?;
     let src_fd = src.as_fd().as_raw_fd();
-    session.open_tee(src, dsts, len).map_err(|e| TransferError::wrap("tee", crate::Method::None, 0, e))?;
+    let ends: Vec<(RawFd, FdKind)> = std::iter::once((src_fd, src.endpoint_kind()))
+        .chain(dsts.iter().map(|d| (d.as_fd().as_raw_fd(), d.endpoint_kind())))
+        .collect();
+    session
+        .with_kinds(&ends, |s| s.open_tee(src, dsts, len))
+        .map_err(|e| TransferError::wrap("tee", crate::Method::None, 0, e))?;
     drive("tee", session, &TeeEnds { src, src_fd, dsts }).await
 }
 

@@ -206,9 +206,10 @@ SPLICER_API int splicer_session_get(const splicer_session *s, int option,
  *
  * The caller vouches for a kept fd: until splicer_session_forget(), it stays
  * open on the same file (no close, no dup2 over it) and its status flags
- * (O_NONBLOCK, O_APPEND) keep the values they had.  A kept regular file's
- * size is asked again where it matters (a copy onto itself, a file to a TCP
- * socket to its end), so a file may grow or shrink while kept.
+ * (O_NONBLOCK, O_APPEND) keep the values they had.  A kept regular file
+ * may grow or shrink: its size is asked again where correctness needs it
+ * (a copy onto itself); the choice of method for a file to a TCP socket
+ * goes by its size when it was kept.
  */
 
 /* Most fds one session keeps. */

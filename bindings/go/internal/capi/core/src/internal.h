@@ -193,7 +193,7 @@ int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
 /* a kept regular file's size as of now (fstat); 0 or -errno */
 int splicer__refresh_size(struct endpoint *ep);
 int splicer__first_method(const splicer_session *s, uint32_t tried);
-bool splicer__bulk_tcp(struct endpoint *in, const struct endpoint *out,
+bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
                        uint64_t len);
 /* where a file endpoint reads or writes next: its offset by value, or its
  * fd's position; -1 when lseek fails */
