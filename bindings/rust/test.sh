@@ -25,6 +25,7 @@ pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
 grep -qE '^test result:' "$log" || { fail=$((fail + 1)); tail -n 30 "$log"; }
 # the benchmark harness runs (tiny sizes: a smoke test, not a measurement)
 check bench-smoke cargo run --quiet -p splicer-bench -- --mib 4 --reps 1
+check percall-smoke cargo run --quiet -p splicer-bench --bin percall -- 1 5
 check doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
 # cargo package --workspace builds each crate against the others through a
 # local registry, whose sources cargo extracts, and compiles, once per name

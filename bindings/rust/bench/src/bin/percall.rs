@@ -17,7 +17,7 @@
 //! Markdown table of the median round in ns per call and the ratio of
 //! std's median to each splicer contender's (above 1: splicer is faster).
 //!
-//!   cargo run --release -p splicer-bench --bin percall [ROUNDS [ITERS]]
+//! `cargo run --release -p splicer-bench --bin percall [ROUNDS [ITERS]]`
 
 use splicer::{FdKind, Session};
 use std::fs::File;
