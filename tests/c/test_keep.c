@@ -150,7 +150,7 @@ static void given_kinds(void) {
   tu_set_nonblock(sv[0], true);
   CHECK_EQ(splicer_session_keep(s, sv[0], SPLICER_FD_STREAM | SPLICER_FD_NONBLOCK), 0);
   CHECK_EQ(splicer_session_keep(s, f, SPLICER_FD_UNKNOWN), 0);
-  struct tu_reader r;
+  struct tu_reader r = {0};
   tu_reader_start(&r, sv[1], 100000);
   CHECK_EQ(splicer_open(s, f, SPLICER_OFF_CUR, sv[0], SPLICER_OFF_CUR,
                         SPLICER_TO_EOF), 0);
