@@ -255,6 +255,14 @@ int splicer_session_get(const splicer_session *s, int option, int64_t *value) {
 
 /* ---- kept descriptors ---------------------------------------------------- */
 
+/* The slot that keeps @fd, or n_kept when none does. */
+static size_t kept_index(const splicer_session *s, int fd) {
+  size_t i = 0;
+  while (i < s->n_kept && s->kept[i].fd != fd)
+    i++;
+  return i;
+}
+
 int splicer_session_keep(splicer_session *s, int fd, int kind) {
   if (!s)
     return -EINVAL;
@@ -262,9 +270,7 @@ int splicer_session_keep(splicer_session *s, int fd, int kind) {
   int r = splicer__classify_kept(fd, kind, &ep, s);
   if (r < 0)
     return r;
-  size_t i = 0;
-  while (i < s->n_kept && s->kept[i].fd != fd)
-    i++;
+  size_t i = kept_index(s, fd);
   if (i == SPLICER_KEEP_MAX)
     return -ENOSPC;
   s->kept[i] = ep;
@@ -280,12 +286,11 @@ int splicer_session_forget(splicer_session *s, int fd) {
     s->n_kept = 0;
     return 0;
   }
-  for (size_t i = 0; i < s->n_kept; i++)
-    if (s->kept[i].fd == fd) {
-      s->kept[i] = s->kept[--s->n_kept];
-      return 0;
-    }
-  return -ENOENT;
+  size_t i = kept_index(s, fd);
+  if (i == s->n_kept)
+    return -ENOENT;
+  s->kept[i] = s->kept[--s->n_kept];
+  return 0;
 }
 
 /* ---- opening transfers ------------------------------------------------- */
@@ -300,12 +305,11 @@ static int check_offset(const struct endpoint *ep, int64_t off) {
 
 /* A kept fd's endpoint as kept; any other fd classified now. */
 static int endpoint_of(splicer_session *s, int fd, struct endpoint *ep) {
-  for (size_t i = 0; i < s->n_kept; i++)
-    if (s->kept[i].fd == fd) {
-      *ep = s->kept[i];
-      return 0;
-    }
-  return splicer__classify(fd, ep, s);
+  size_t i = kept_index(s, fd);
+  if (i == s->n_kept)
+    return splicer__classify(fd, ep, s);
+  *ep = s->kept[i];
+  return 0;
 }
 
 static int classify_source(splicer_session *s, int fd, int64_t off,

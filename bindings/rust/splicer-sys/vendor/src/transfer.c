@@ -71,15 +71,17 @@ static void remember_socket(splicer_session *s, const struct endpoint *ep) {
   s->memo_next = (s->memo_next + 1) % SOCKET_MEMOS;
 }
 
-int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
+/* An endpoint for @fd that knows nothing yet; -EBADF for a negative fd. */
+static int endpoint_init(int fd, struct endpoint *ep) {
   memset(ep, 0, sizeof *ep);
   ep->fd = fd;
   ep->off = SPLICER_OFF_CUR;
-  if (fd < 0)
-    return -EBADF;
-  struct stat st;
-  if (fstat(fd, &st) < 0)
-    return -errno;
+  return fd < 0 ? -EBADF : 0;
+}
+
+/* @fd's status flags into ep->flags; an O_PATH fd, which no transfer can
+ * use, is -EBADF. */
+static int read_flags(int fd, struct endpoint *ep) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0)
     return -errno;
@@ -88,6 +90,18 @@ int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
     return -EBADF;
 #endif
   ep->flags = flags;
+  return 0;
+}
+
+int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
+  int r = endpoint_init(fd, ep);
+  if (r < 0)
+    return r;
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  if ((r = read_flags(fd, ep)) < 0)
+    return r;
   ep->dev = st.st_dev;
   ep->ino = st.st_ino;
   if (S_ISREG(st.st_mode)) {
@@ -132,18 +146,17 @@ int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
       return r;
     if (ep->kind == KIND_FILE) {
       /* the size at open may change while kept: a pseudo filesystem is
-       * known by its type alone */
+       * known by its type alone (classify asked it already for size 0) */
       struct statfs sfs;
-      ep->pseudo_fs = fstatfs(fd, &sfs) == 0 && is_pseudo_fs((long)sfs.f_type);
+      if (ep->size != 0)
+        ep->pseudo_fs = fstatfs(fd, &sfs) == 0 && is_pseudo_fs((long)sfs.f_type);
       ep->stale_size = true;
     }
     return 0;
   }
-  memset(ep, 0, sizeof *ep);
-  ep->fd = fd;
-  ep->off = SPLICER_OFF_CUR;
-  if (fd < 0)
-    return -EBADF;
+  int r = endpoint_init(fd, ep);
+  if (r < 0)
+    return r;
   ep->anonymous = true;
   ep->kind = type == SPLICER_FD_PIPE ? KIND_PIPE : KIND_SOCKET;
   ep->dgram = type == SPLICER_FD_DGRAM;
@@ -154,15 +167,7 @@ int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
     ep->flags = O_RDWR | O_NONBLOCK;
     return 0;
   }
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0)
-    return -errno;
-#ifdef O_PATH
-  if (flags & O_PATH)
-    return -EBADF;
-#endif
-  ep->flags = flags;
-  return 0;
+  return read_flags(fd, ep);
 }
 
 /* Each chain is the order in which methods are tried for one kind of
