@@ -135,11 +135,9 @@ func (s *Session) keep(f any, kind int) error {
 	if r < 0 {
 		return &OpError{Op: "keep", Err: errnoOf(int64(r))}
 	}
-	for i := range s.kept {
-		if s.kept[i].fd == fd {
-			s.kept[i].obj = f
-			return nil
-		}
+	if i := s.keptIndex(fd); i >= 0 {
+		s.kept[i].obj = f
+		return nil
 	}
 	s.kept = append(s.kept, keptFD{fd, f})
 	return nil
@@ -184,14 +182,11 @@ func (s *Session) Forget(f any) error {
 	if r < 0 {
 		return &OpError{Op: "forget", Err: errnoOf(int64(r))}
 	}
-	for i := range s.kept {
-		if s.kept[i].fd == fd {
-			last := len(s.kept) - 1
-			s.kept[i] = s.kept[last]
-			s.kept[last] = keptFD{}
-			s.kept = s.kept[:last]
-			break
-		}
+	if i := s.keptIndex(fd); i >= 0 {
+		last := len(s.kept) - 1
+		s.kept[i] = s.kept[last]
+		s.kept[last] = keptFD{}
+		s.kept = s.kept[:last]
 	}
 	return nil
 }
@@ -212,13 +207,16 @@ func (s *Session) ForgetAll() error {
 }
 
 // keeps reports whether the caller kept fd (the session is held).
-func (s *Session) keeps(fd int) bool {
+func (s *Session) keeps(fd int) bool { return s.keptIndex(fd) >= 0 }
+
+// keptIndex is where s.kept records fd, or -1.
+func (s *Session) keptIndex(fd int) int {
 	for i := range s.kept {
 		if s.kept[i].fd == fd {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 func rawConnOf(f any) (syscall.RawConn, error) {

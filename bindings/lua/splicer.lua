@@ -217,10 +217,7 @@ end
 
 --- s:forget_all(): stop keeping every kept fd.  @return true.
 function Session:forget_all()
-  check(self)
-  local r, msg, err = core.session_forget(self, -1)
-  if not r then return nil, msg, err end
-  return true
+  return self:forget(-1)
 end
 
 --- s:copy(src, dst [, len]): from the fds' positions, until len bytes or end

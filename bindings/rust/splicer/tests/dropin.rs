@@ -9,15 +9,17 @@
 //! tests check (an `O_APPEND` sink, a limit that is never read past) are
 //! mirrored where they apply.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use splicer::{Method, Session};
+
+mod common;
+use common::{tcp_pair, TempFile};
 
 fn pattern(n: usize, seed: u32) -> Vec<u8> {
     (0..n)
@@ -27,33 +29,6 @@ fn pattern(n: usize, seed: u32) -> Vec<u8> {
             (x ^ (x >> 8)) as u8
         })
         .collect()
-}
-
-struct TempFile(PathBuf);
-impl TempFile {
-    fn new(name: &str, data: &[u8]) -> TempFile {
-        let p = std::env::temp_dir().join(format!("splicer-rs-dropin-{}-{}", std::process::id(), name));
-        std::fs::write(&p, data).unwrap();
-        TempFile(p)
-    }
-    fn open(&self, read: bool, write: bool) -> File {
-        OpenOptions::new().read(read).write(write).open(&self.0).unwrap()
-    }
-    fn read(&self) -> Vec<u8> {
-        std::fs::read(&self.0).unwrap()
-    }
-}
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (b, _) = l.accept().unwrap();
-    (a, b)
 }
 
 fn set_sndbuf(fd: &impl AsRawFd, bytes: i32) {

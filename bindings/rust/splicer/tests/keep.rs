@@ -4,41 +4,19 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::PathBuf;
 use std::thread;
 
 use splicer::{FdKind, KnownKind, Method, Session, KEEP_MAX};
 
+mod common;
+use common::{tcp_pair, TempFile};
+
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| (i as u32).wrapping_mul(2654435761).rotate_left(seed as u32 % 31) as u8 ^ seed).collect()
-}
-
-struct TempFile(PathBuf);
-impl TempFile {
-    fn new(name: &str, data: &[u8]) -> TempFile {
-        let p = std::env::temp_dir().join(format!("splicer-rs-keep-{}-{}", std::process::id(), name));
-        std::fs::write(&p, data).unwrap();
-        TempFile(p)
-    }
-    fn open(&self) -> File {
-        File::open(&self.0).unwrap()
-    }
-}
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (b, _) = l.accept().unwrap();
-    (a, b)
 }
 
 /// Reads `peer` to its end on another thread.
@@ -165,7 +143,7 @@ fn kept_fds_copy_again_and_again() {
     let mut s = Session::new().unwrap();
     s.keep(&sock, FdKind::Stream { nonblocking: false }).unwrap();
     for _ in 0..3 {
-        let src = t.open();
+        let src = t.open(true, false);
         s.keep(&src, FdKind::Unknown).unwrap();
         assert_eq!(s.copy(&src, &sock).unwrap(), data.len() as u64);
         assert_eq!(s.progress().method, Method::Sendfile);
@@ -208,8 +186,8 @@ fn copy_known_file_to_tcp_thread_session() {
     let t = TempFile::new("thread", &data);
     let (sock, peer) = tcp_pair();
     let h = reader(peer);
-    assert_eq!(splicer::copy_known(t.open(), &sock).unwrap(), data.len() as u64);
-    let src = t.open();
+    assert_eq!(splicer::copy_known(t.open(true, false), &sock).unwrap(), data.len() as u64);
+    let src = t.open(true, false);
     assert_eq!(splicer::copy_known_n(&src, &sock, 1000).unwrap(), 1000);
     drop(sock);
     let got = h.join().unwrap();
@@ -228,9 +206,9 @@ fn copy_known_uses_the_kind_of_the_type() {
     let (r, w) = splicer::raw::pipe().unwrap();
     let fake = TcpStream::from(w);
     let mut s = Session::new().unwrap();
-    assert_eq!(s.copy(t.open(), &fake).unwrap(), data.len() as u64);
+    assert_eq!(s.copy(t.open(true, false), &fake).unwrap(), data.len() as u64);
     assert_eq!(s.progress().method, Method::Splice);
-    assert_eq!(s.copy_known(t.open(), &fake).unwrap(), data.len() as u64);
+    assert_eq!(s.copy_known(t.open(true, false), &fake).unwrap(), data.len() as u64);
     assert_ne!(s.progress().method, Method::Splice);
     drop(fake);
     let mut got = Vec::new();
@@ -247,7 +225,7 @@ fn user_kept_fd_survives_copy_known() {
     let h = reader(peer);
     let mut s = Session::new().unwrap();
     s.keep(&sock, FdKind::Stream { nonblocking: false }).unwrap();
-    let src = t.open();
+    let src = t.open(true, false);
     assert_eq!(s.copy_known(&src, &sock).unwrap(), data.len() as u64);
     // still kept: the copy forgot only what it kept itself (nothing: the
     // file's kind is unknown, the socket was the caller's)
@@ -286,7 +264,7 @@ fn copy_known_with_every_slot_taken() {
 fn forget_right_after_open_is_safe() {
     let data = pattern(50_000, 6);
     let t = TempFile::new("open", &data);
-    let src = t.open();
+    let src = t.open(true, false);
     let (sock, peer) = tcp_pair();
     let h = reader(peer);
     let mut s = Session::new().unwrap();
@@ -305,7 +283,7 @@ fn wrong_given_kind_fails_at_the_step() {
     // a pipe's read end kept as a pipe and used as a destination: the open
     // trusts the kind, the first step is EBADF and nothing was taken
     let t = TempFile::new("wrong", &pattern(1000, 7));
-    let src = t.open();
+    let src = t.open(true, false);
     let (r, _w) = splicer::raw::pipe().unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
     // SAFETY: flags of an fd we own.

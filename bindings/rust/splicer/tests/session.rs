@@ -3,39 +3,16 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 
 use splicer::{raw, Method, Methods, Session};
 
+mod common;
+use common::{tcp_pair, TempFile};
+
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| (i as u32).wrapping_mul(2654435761).rotate_left(seed as u32 % 31) as u8 ^ seed).collect()
-}
-
-struct TempFile(PathBuf);
-impl TempFile {
-    fn new(name: &str, data: &[u8]) -> TempFile {
-        let p = std::env::temp_dir().join(format!("splicer-rs-{}-{}", std::process::id(), name));
-        std::fs::write(&p, data).unwrap();
-        TempFile(p)
-    }
-    fn read(&self) -> Vec<u8> {
-        std::fs::read(&self.0).unwrap()
-    }
-}
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (b, _) = l.accept().unwrap();
-    (a, b)
 }
 
 fn read_all(fd: impl Into<OwnedFd>) -> Vec<u8> {
