@@ -175,8 +175,19 @@ struct splicer_session {
   splicer_stats stats;
 };
 
+/* Bytes of the transfer that every destination has: what the transfer
+ * delivered.  Inline: every step asks it more than once. */
+static inline uint64_t splicer__min_delivered(const splicer_session *s) {
+  if (s->n_dst == 0)
+    return 0;
+  uint64_t m = s->dst[0].delivered;
+  for (size_t i = 1; i < s->n_dst; i++)
+    if (s->dst[i].delivered < m)
+      m = s->dst[i].delivered;
+  return m;
+}
+
 /* session.c */
-uint64_t splicer__min_delivered(const splicer_session *s);
 /* Let go of the pipes: borrowed ones are discarded (they may hold bytes),
  * the session's own are closed. */
 void splicer__drop_pipes(splicer_session *s);
@@ -222,6 +233,8 @@ int splicer__buf_seal(splicer_buf *b);
 
 /* raw.c: process-wide memory of methods the kernel lacks (ENOSYS) */
 bool splicer__method_missing(int method);
+/* all of them, as a mask of (1u << method) bits */
+uint32_t splicer__methods_missing(void);
 void splicer__method_set_missing(int method);
 
 #endif

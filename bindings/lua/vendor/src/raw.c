@@ -14,9 +14,12 @@
  * lives, so it is the only thing remembered process-wide. */
 static atomic_uint missing_methods;
 
+uint32_t splicer__methods_missing(void) {
+  return atomic_load_explicit(&missing_methods, memory_order_relaxed);
+}
+
 bool splicer__method_missing(int method) {
-  return (atomic_load_explicit(&missing_methods, memory_order_relaxed) &
-          (1u << method)) != 0;
+  return (splicer__methods_missing() & (1u << method)) != 0;
 }
 
 void splicer__method_set_missing(int method) {

@@ -36,16 +36,6 @@ void splicer_session_free(splicer_session *s) {
   free(s);
 }
 
-uint64_t splicer__min_delivered(const splicer_session *s) {
-  if (s->n_dst == 0)
-    return 0;
-  uint64_t m = s->dst[0].delivered;
-  for (size_t i = 1; i < s->n_dst; i++)
-    if (s->dst[i].delivered < m)
-      m = s->dst[i].delivered;
-  return m;
-}
-
 static uint64_t pending_of(const splicer_session *s) {
   return s->kind == XFER_NONE ? 0 : s->consumed - splicer__min_delivered(s);
 }

@@ -224,8 +224,9 @@ static const int *chain_for(int kind, int in, bool out_records, int out,
 }
 
 static int first_in_chain(const int *chain, uint32_t allowed) {
+  allowed &= ~splicer__methods_missing();
   for (; *chain != SPLICER_METHOD_NONE; chain++)
-    if ((allowed & (1u << *chain)) && !splicer__method_missing(*chain))
+    if (allowed & (1u << *chain))
       return *chain;
   return -EOPNOTSUPP;
 }
