@@ -249,11 +249,22 @@ static int splicer_py_fd(PyObject *o, int *fd) {
   }
 }
 
-/* Can a read or write on fd wait for a peer?  Regular files, block devices
- * and the memory devices (/dev/null, /dev/zero, /dev/full, /dev/urandom:
- * major 1) never do; everything else (pipes, sockets, ttys) may.  An fd
+/* What the drivers ask of an end before an open (splicer_py_prepare), as
+ * bits: whether a read or write on it may wait for a peer, and if so
+ * whether the fd is O_NONBLOCK. */
+#define SPLICER_PY_MAY_BLOCK 1
+#define SPLICER_PY_FD_NONBLOCK 2
+
+static int splicer_py_nonblock_bit(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK) ? SPLICER_PY_FD_NONBLOCK : 0;
+}
+
+/* Regular files, block devices and the memory devices (/dev/null,
+ * /dev/zero, /dev/full, /dev/urandom: major 1) never wait; everything else
+ * (pipes, sockets, ttys) may, and only then do its flags matter.  An fd
  * fstat cannot see is left to splicer_open to report. */
-static int splicer_py_may_block(int fd) {
+static int splicer_py_end_traits(int fd) {
   struct stat st;
   if (fd < 0 || fstat(fd, &st) < 0)
     return 0;
@@ -261,7 +272,7 @@ static int splicer_py_may_block(int fd) {
     return 0;
   if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1)
     return 0;
-  return 1;
+  return SPLICER_PY_MAY_BLOCK | splicer_py_nonblock_bit(fd);
 }
 
 /* ---- handles ------------------------------------------------------------ */
@@ -281,9 +292,90 @@ typedef struct {
   int nonblock; /* the user's mode: BlockingIOError instead of waiting */
   int wait_ms;  /* how long a blocking step waits, decided at open */
   PyObject *weakrefs;
+  /* The fds the C session keeps, with their splicer_py_end_traits as they
+   * were when kept: an open on them asks the kernel nothing, in the C
+   * library or here (the caller vouches that a kept fd stays open with
+   * the same flags until it is forgotten). */
+  int n_kept;
+  struct {
+    int fd;
+    int traits;
+  } kept[SPLICER_KEEP_MAX];
 } splicer_py_session_obj;
 
 static PyTypeObject splicer_py_session_type;
+
+/* The session object whose kept fds the drivers may consult, or NULL for a
+ * bare handle of the generated layer (whose opens ask as they always did). */
+static splicer_py_session_obj *splicer_py_keeper(PyObject *o) {
+  return PyObject_TypeCheck(o, &splicer_py_session_type) ? (splicer_py_session_obj *)o : NULL;
+}
+
+/* After splicer_session_keep(s, fd, kind) succeeded: what an open would
+ * find out about fd, found out once.  A kind given is trusted, as the C
+ * library trusts it: a pipe or a socket may wait, and with
+ * SPLICER_FD_NONBLOCK it is O_NONBLOCK without asking. */
+static void splicer_py_kept_add(PyObject *o, int fd, int kind) {
+  splicer_py_session_obj *so = splicer_py_keeper(o);
+  int traits, i;
+  if (!so)
+    return;
+  if ((kind & ~SPLICER_FD_NONBLOCK) == SPLICER_FD_UNKNOWN)
+    traits = splicer_py_end_traits(fd);
+  else
+    traits = SPLICER_PY_MAY_BLOCK | ((kind & SPLICER_FD_NONBLOCK) ? SPLICER_PY_FD_NONBLOCK
+                                                                   : splicer_py_nonblock_bit(fd));
+  for (i = 0; i < so->n_kept && so->kept[i].fd != fd; i++)
+    ;
+  /* the C session holds the same fds, so there is room; were there none,
+   * opens would ask per open, as for an fd not kept */
+  if (i == SPLICER_KEEP_MAX)
+    return;
+  so->kept[i].fd = fd;
+  so->kept[i].traits = traits;
+  if (i == so->n_kept)
+    so->n_kept++;
+}
+
+/* After splicer_session_forget(s, fd) succeeded (fd -1: every fd). */
+static void splicer_py_kept_drop(PyObject *o, int fd) {
+  splicer_py_session_obj *so = splicer_py_keeper(o);
+  int i;
+  if (!so)
+    return;
+  if (fd == -1) {
+    so->n_kept = 0;
+    return;
+  }
+  for (i = 0; i < so->n_kept; i++)
+    if (so->kept[i].fd == fd) {
+      so->kept[i] = so->kept[--so->n_kept];
+      return;
+    }
+}
+
+/* fd's traits: as kept, or asked now. */
+static int splicer_py_traits(const splicer_py_session_obj *so, int fd) {
+  int i;
+  if (so)
+    for (i = 0; i < so->n_kept; i++)
+      if (so->kept[i].fd == fd)
+        return so->kept[i].traits;
+  return splicer_py_end_traits(fd);
+}
+%}
+
+/* The drivers' record of kept fds follows the C session's: it changes
+ * exactly when a keep or a forget succeeded. */
+%exception splicer_session_keep %{
+  $action
+  if (result == 0)
+    splicer_py_kept_add(swig_obj[0], arg2, arg3);
+%}
+%exception splicer_session_forget %{
+  $action
+  if (result == 0)
+    splicer_py_kept_drop(swig_obj[0], arg2);
 %}
 
 /* ---- numbers in --------------------------------------------------------- */
@@ -572,6 +664,7 @@ static void splicer_py_release(PyObject *o) {
   SwigPyObject *sobj;
   if (PyObject_TypeCheck(o, &splicer_py_session_type)) {
     ((splicer_py_session_obj *)o)->s = NULL;
+    ((splicer_py_session_obj *)o)->n_kept = 0;
     return;
   }
   sobj = SWIG_Python_GetSwigThis(o);
@@ -860,21 +953,25 @@ static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, 
 /* Before a transfer: non-blocking mode in the C library whenever the user
  * asked for it or an end may wait for a peer, so that no syscall blocks
  * with the GIL released and Ctrl-C unheard; ends that never wait (files,
- * /dev/null) keep the blocking mode, whose calls need no fcntl.
+ * /dev/null) keep the blocking mode, whose calls need no fcntl.  An fd the
+ * session object so keeps is not asked again; so NULL (a bare handle):
+ * every fd is.
  * @return 1 when an end that may wait is O_NONBLOCK already (a blocking call
  *         then follows the fd, as os.read does: BlockingIOError instead of a
  *         wait), 0 when none is, or -errno. */
-static int splicer_py_prepare(splicer_session *s, int user_nonblock, const int *fds, size_t n) {
+static int splicer_py_prepare(splicer_session *s, const splicer_py_session_obj *so,
+                              int user_nonblock, const int *fds, size_t n) {
   int64_t cur = 0, want = user_nonblock ? 1 : 0;
   int fd_nonblock = 0, r;
   size_t i;
-  for (i = 0; i < n; i++)
-    if (splicer_py_may_block(fds[i])) {
-      int fl = fcntl(fds[i], F_GETFL);
+  for (i = 0; i < n; i++) {
+    int t = splicer_py_traits(so, fds[i]);
+    if (t & SPLICER_PY_MAY_BLOCK) {
       want = 1;
-      if (fl >= 0 && (fl & O_NONBLOCK))
+      if (t & SPLICER_PY_FD_NONBLOCK)
         fd_nonblock = 1;
     }
+  }
   if (splicer_session_get(s, SPLICER_OPT_NONBLOCK, &cur) == 0 && cur == want)
     return fd_nonblock;
   r = splicer_session_set(s, SPLICER_OPT_NONBLOCK, want);
@@ -912,7 +1009,7 @@ static PyObject *splicer_py_transfer(PyObject *self, PyObject *const *args, Py_s
   nb = PyObject_IsTrue(args[7]);
   if (nb < 0)
     return NULL;
-  if ((r = splicer_py_prepare(s, nb, fds, 2)) < 0) {
+  if ((r = splicer_py_prepare(s, splicer_py_keeper(args[0]), nb, fds, 2)) < 0) {
     splicer_py_raise(r, "open", NULL, -1);
     return NULL;
   }
@@ -945,7 +1042,7 @@ static PyObject *splicer_py_open_fds(PyObject *self, PyObject *const *args, Py_s
   nb = PyObject_IsTrue(args[6]);
   if (nb < 0)
     return NULL;
-  if ((nb = splicer_py_prepare(s, nb, fds, 2)) < 0 ||
+  if ((nb = splicer_py_prepare(s, splicer_py_keeper(args[0]), nb, fds, 2)) < 0 ||
       (r = splicer_open(s, fds[0], off_in, fds[1], off_out, len)) < 0) {
     splicer_py_raise(nb < 0 ? nb : r, "open", NULL, -1);
     return NULL;
@@ -989,7 +1086,7 @@ static PyObject *splicer_py_open_tee_fds(PyObject *self, PyObject *const *args, 
   if (nb < 0)
     return NULL;
   /* no destination at all is the C library's EINVAL, as in every binding */
-  if ((nb = splicer_py_prepare(s, nb, fds, (size_t)n + 1)) < 0 ||
+  if ((nb = splicer_py_prepare(s, splicer_py_keeper(args[0]), nb, fds, (size_t)n + 1)) < 0 ||
       (r = splicer_open_tee(s, fds[0], off_in, n ? fds + 1 : NULL, (size_t)n, len)) < 0) {
     splicer_py_raise(nb < 0 ? nb : r, "open_tee", NULL, -1);
     return NULL;
@@ -1169,7 +1266,7 @@ static PyObject *splicer_py_open_buf_obj(PyObject *self, PyObject *const *args, 
   nb = PyObject_IsTrue(args[4]);
   if (nb < 0)
     return NULL;
-  if ((nb = splicer_py_prepare(s, nb, &fd, 1)) < 0 ||
+  if ((nb = splicer_py_prepare(s, splicer_py_keeper(args[0]), nb, &fd, 1)) < 0 ||
       (r = splicer_open_buf(s, b->b, (size_t)len, fd)) < 0) {
     splicer_py_raise(nb < 0 ? nb : r, "open_buf", NULL, -1);
     return NULL;
@@ -1273,6 +1370,7 @@ static PyObject *splicer_py_sb_close(splicer_py_session_obj *self, PyObject *unu
   splicer_session *s = self->s;
   (void)unused;
   self->s = NULL;
+  self->n_kept = 0;
   if (s) {
     Py_BEGIN_ALLOW_THREADS /* the pool's lock may be contended */
     splicer_session_free(s);

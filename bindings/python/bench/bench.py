@@ -4,6 +4,10 @@
                                              each fd pair, side by side per run
     python bench.py step FILE CHUNK CALLS    Session.step() calls, as bench_c step
     python bench.py sendfile FILE CHUNK CALLS  raw.sendfile() calls, as bench_c
+    python bench.py kept PAIR KEEP CALLS     4 KiB copies on one Session, PAIR file
+                                             (file -> file) or unix (an O_NONBLOCK
+                                             Unix stream socket -> another), the fds
+                                             kept (KEEP yes) or not (no): ns per copy
 
 CPU time is this process's (user + system, getrusage) around the copy only:
 the peers (a TCP sender or receiver, a pipe writer) are other processes.
@@ -294,8 +298,72 @@ def overhead(mode: str, path: str, chunk: int, calls: int) -> None:
     print(f"{time.process_time() - t0:.6f} {moved}")
 
 
+def kept(pair: str, keep: bool, calls: int) -> None:
+    """Small copies on kept fds against the same copies on fds classified at
+    every open.  file: copy_range of 4 KiB at offset 0 from a page-cached
+    file to another (copy_file_range).  unix: 4 KiB written into one Unix
+    stream socketpair, copied from its other end into a second pair, and
+    read from there: the write and the read are in the time.  The sockets
+    are O_NONBLOCK, as a relay's are (kept as such: no syscall), so that the
+    C library does not switch their flags around each transfer."""
+    chunk = 4096
+    payload = os.urandom(chunk)
+    closing: list[int] = []
+    with splicer.Session() as s:
+        if pair == "file":
+            work = tempfile.mkdtemp(prefix="splicer-bench-")
+            src = os.open(os.path.join(work, "src"), os.O_RDWR | os.O_CREAT, 0o600)
+            dst = os.open(os.path.join(work, "dst"), os.O_RDWR | os.O_CREAT, 0o600)
+            os.write(src, payload)
+            closing += [src, dst]
+            feed = drain = None
+        else:
+            work = ""
+            a, b = socket.socketpair()
+            c, d = socket.socketpair()
+            b.setblocking(False)
+            c.setblocking(False)
+            src, dst = b.detach(), c.detach()
+            fa, fd = a.detach(), d.detach()
+            closing += [src, dst, fa, fd]
+            buf = bytearray(chunk)
+
+            def feed() -> None:
+                os.write(fa, payload)
+
+            def drain() -> None:
+                os.readv(fd, [buf])
+
+        if keep:
+            for fd_ in (src, dst):
+                if pair == "file":
+                    s.keep(fd_)
+                else:
+                    s.keep(fd_, "stream", nonblock=True)
+        copy_range = s.copy_range
+        t0 = time.perf_counter_ns()
+        if feed is None:
+            for _ in range(calls):
+                copy_range(src, 0, dst, 0, chunk)
+        else:
+            for _ in range(calls):
+                feed()
+                copy_range(src, None, dst, None, chunk)
+                drain()
+        t1 = time.perf_counter_ns()
+        if s.stats.bytes != calls * chunk:
+            raise SystemExit(f"kept {pair}: moved {s.stats.bytes} of {calls * chunk}")
+    for fd_ in closing:
+        os.close(fd_)
+    if work:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{(t1 - t0) / calls:.0f} ns per copy")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "pairs":
         pairs(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1] == "kept":
+        kept(sys.argv[2], sys.argv[3] == "yes", int(sys.argv[4]))
     else:
         overhead(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

@@ -6,7 +6,9 @@
 #    pairs, interleaved run by run (default 256 MiB, 3 runs);
 # 2. the per-call overhead against C: Session.step() and raw.sendfile() at
 #    4 KiB, 64 KiB and 1 MiB against bindings/lua/bench/bench_c.c (the same
-#    loops calling the core), pinned to one CPU, best of RUNS interleaved.
+#    loops calling the core), pinned to one CPU, best of RUNS interleaved;
+# 3. 4 KiB copies on kept fds against the same fds not kept (bench.py kept),
+#    pinned, best of RUNS interleaved.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 py_dir=$(dirname "$here")
@@ -45,4 +47,16 @@ for mode in step sendfile; do
       printf "%-8s %-8s %8d %10.0f %10.0f %8.1f%% %10.1f %8.1f%%\n", m, ch, n, cn, pn,
         (pn - cn) / cn * 100, fl, (pn - fl - cn) / cn * 100 }'
   done
+done
+
+echo "## 4 KiB copies, fds kept or not (best of $runs, ns per copy)"
+printf '%-6s %10s %10s\n' pair "not kept" kept
+for pair in file unix; do
+  : >"$tmp/no"; : >"$tmp/yes"
+  for _ in $(seq "$runs"); do
+    for keep in no yes; do
+      $pin "$py" "$here/bench.py" kept "$pair" "$keep" 40000 | cut -d' ' -f1 >>"$tmp/$keep"
+    done
+  done
+  printf '%-6s %10s %10s\n' "$pair" "$(best <"$tmp/no")" "$(best <"$tmp/yes")"
 done

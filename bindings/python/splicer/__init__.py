@@ -273,7 +273,8 @@ class Session(_core.SessionBase):
         nonblock: bool | None = None,
     ) -> None:
         """Keep ``obj``'s fd classified for this session's later opens, which
-        then make no fstat/fcntl for it (at most ``KEEP_MAX`` fds).
+        then make no fstat/fcntl for it, in the C library or in this binding's
+        choice of how to wait (at most ``KEEP_MAX`` fds).
 
         ``kind`` None is ``FdKind.UNKNOWN`` (the fd is classified now, once),
         except for a ``socket.socket`` of type SOCK_STREAM, SOCK_DGRAM or
@@ -284,10 +285,13 @@ class Session(_core.SessionBase):
         syscalls fail rather than the open.
 
         The caller vouches that the fd stays open on the same file with the
-        same status flags (O_NONBLOCK, O_APPEND) until ``forget()``.  Keeping
-        a kept fd again replaces what was kept.  Raises OSError: EBADF (not
-        an open fd), ENOSPC (``KEEP_MAX`` fds kept), EINVAL (an unknown kind,
-        or ``nonblock`` with ``FdKind.UNKNOWN``).
+        same status flags (O_NONBLOCK, O_APPEND) until ``forget()``: opens
+        take whether it may wait and whether it is O_NONBLOCK from what was
+        found out here (for a socket object: that its timeout stays set, or
+        stays None).  Keeping a kept fd again replaces what was kept.
+        Raises OSError: EBADF (not an open fd), ENOSPC (``KEEP_MAX`` fds
+        kept), EINVAL (an unknown kind, or ``nonblock`` with
+        ``FdKind.UNKNOWN``).
         """
         fd = _fd_of(obj)
         if kind is None:
@@ -310,7 +314,8 @@ class Session(_core.SessionBase):
 
     def forget(self, obj: FileLike) -> None:
         """Stop keeping ``obj``'s fd: call it before closing the fd or changing
-        its flags.  OSError ENOENT when it is not kept."""
+        its flags (``os.set_blocking``, ``settimeout``); later opens ask the
+        kernel about it again.  OSError ENOENT when it is not kept."""
         _gen.session_forget(self, _fd_of(obj))
 
     def forget_all(self) -> None:

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
+import re
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from conftest import data, recv_all
 
 import splicer
-from splicer import FdKind
+from splicer import FdKind, FileLike
 
 
 @pytest.fixture
@@ -190,3 +198,324 @@ def test_a_socket_objects_type_is_its_kind(
         a.shutdown(socket.SHUT_WR)
         reader.join()
     assert got == [payload + payload]
+
+
+# -- the driver's own checks: what it records at keep time ---------------------
+
+_OPT_NONBLOCK = splicer.core.OPT_NONBLOCK
+
+
+def _decisions(s: splicer.Session, src: FileLike, dst: FileLike) -> tuple[int, int]:
+    """What an open decides for the waiting: the C session's NONBLOCK mode and
+    how long a blocking step waits (-1 for ever, 0 BlockingIOError, else a
+    socket's timeout in ms)."""
+    s.open(src, dst, 0)
+    try:
+        return splicer.core.session_get(s, _OPT_NONBLOCK), s._wait_ms
+    finally:
+        s.abort()
+
+
+def test_kept_ends_decide_as_ends_asked_at_every_open(tmp_path: Path) -> None:
+    """For every kind of end, and every way of keeping it, an open on the kept
+    fd waits (or not) exactly as an open on the same fd not kept."""
+    f = open(tmp_path / "f", "w+b")
+    g = open(tmp_path / "g", "w+b")
+    null = open(os.devnull, "wb")
+    br, bw = os.pipe()  # a blocking pipe
+    nr, nw = os.pipe()
+    os.set_blocking(nr, False)
+    timed, timed_peer = socket.socketpair()
+    timed.settimeout(2.5)  # O_NONBLOCK, waits 2500 ms
+    plain, plain_peer = socket.socketpair()  # blocking, no timeout
+    raw_nb, raw_nb_peer = socket.socketpair()
+    raw_nb.setblocking(False)
+    Kind = FdKind | Literal["pipe", "stream"] | None
+    # (source, destination, the end kept, its ways of being kept, expected)
+    cases: list[
+        tuple[FileLike, FileLike, FileLike, list[tuple[Kind, bool | None]], tuple[int, int]]
+    ] = [
+        (f, g, f, [(None, None)], (0, -1)),
+        (f, g, g, [(None, None)], (0, -1)),
+        (f, null, null, [(None, None)], (0, -1)),
+        (br, g, br, [(None, None), ("pipe", None), (FdKind.PIPE, False)], (1, -1)),
+        (f, bw, bw, [(None, None), ("pipe", None)], (1, -1)),
+        (nr, g, nr, [(None, None), ("pipe", None), ("pipe", True)], (1, 0)),
+        (f, timed, timed, [(None, None), (FdKind.UNKNOWN, None), ("stream", None)], (1, 2500)),
+        (f, plain, plain, [(None, None), (FdKind.UNKNOWN, None)], (1, -1)),
+        (f, raw_nb.fileno(), raw_nb.fileno(), [(None, None), ("stream", True)], (1, 0)),
+    ]
+    try:
+        for src, dst, end, ways, expected in cases:
+            with splicer.Session() as s:
+                asked = _decisions(s, src, dst)
+            assert asked == expected, (src, dst)
+            for kind, nonblock in ways:
+                with splicer.Session() as s:
+                    s.keep(end, kind, nonblock=nonblock)
+                    assert _decisions(s, src, dst) == asked, (end, kind, nonblock)
+                    assert _decisions(s, src, dst) == asked  # and again
+                    s.forget(end)
+                    assert _decisions(s, src, dst) == asked
+    finally:
+        for o in (f, g, null, timed, timed_peer, plain, plain_peer, raw_nb, raw_nb_peer):
+            o.close()
+        for fd in (br, bw, nr, nw):
+            os.close(fd)
+
+
+def test_an_open_takes_what_was_kept_until_forget(tmp_path: Path, pipe: tuple[int, int]) -> None:
+    """The record, not the fd, decides for a kept fd: kept as O_NONBLOCK (a
+    claim nothing checks), a blocking pipe is treated as one until it is
+    forgotten, and a failed keep or forget leaves the record as it was."""
+    r, w = pipe
+    with open(tmp_path / "f", "wb") as f, splicer.Session() as s:
+        assert _decisions(s, r, f) == (1, -1)
+        s.keep(r, "pipe", nonblock=True)
+        assert _decisions(s, r, f) == (1, 0)
+        with pytest.raises(OSError):
+            s.keep(r, 99)  # EINVAL: nothing replaced
+        with pytest.raises(FileNotFoundError):
+            s.forget(w)
+        assert _decisions(s, r, f) == (1, 0)
+        s.forget(r)
+        assert _decisions(s, r, f) == (1, -1)  # asked again
+        s.keep(r, "pipe", nonblock=True)
+        s.keep(r, "pipe")  # replaced: the flags read now
+        assert _decisions(s, r, f) == (1, -1)
+        s.keep(r, "pipe", nonblock=True)
+        s.keep(f)
+        s.forget_all()
+        assert _decisions(s, r, f) == (1, -1)
+        # a bare handle of the generated layer has no record: the driver
+        # asks the fd, whatever the C session keeps
+        h = splicer.core.session_new()
+        try:
+            splicer.core.session_keep(h, r, splicer.core.FD_PIPE | splicer.core.FD_NONBLOCK)
+            assert splicer._core.open_fds(h, r, None, f.fileno(), None, 0, False) is False
+            assert splicer.core.session_get(h, _OPT_NONBLOCK) == 1
+        finally:
+            splicer.core.session_free(h)
+    # fan-outs and buffers take the record too
+    (tmp_path / "src").write_bytes(b"x")
+    with open(tmp_path / "src", "rb") as src, splicer.Session() as s:
+        s.keep(w, "pipe", nonblock=True)
+        s.open_tee(src, [w], 0)
+        assert s._wait_ms == 0
+        s.open_buf(splicer.Buf(4096), w, 1)
+        assert s._wait_ms == 0
+        s.abort()
+        s.forget(w)
+        s.open_tee(src, [w], 0)
+        assert s._wait_ms == -1
+        s.open_buf(splicer.Buf(4096), w, 1)
+        assert s._wait_ms == -1
+        s.abort()
+
+
+def test_kept_ends_give_the_same_results(
+    tmp_path: Path, pipe: tuple[int, int], sockpair: tuple[socket.socket, socket.socket]
+) -> None:
+    """Waiting, BlockingIOError and timeouts on kept ends are those of ends
+    not kept: a blocking pipe waits for its writer, an empty O_NONBLOCK one
+    raises BlockingIOError, a socket with a timeout raises TimeoutError."""
+    r, w = pipe
+    a, b = sockpair
+    payload = data(200_000, seed=9)
+    for keep in (False, True):
+        os.set_blocking(r, True)
+        with open(tmp_path / "out", "w+b") as out, splicer.Session() as s:
+            if keep:
+                s.keep(r)
+                s.keep(out)
+                s.keep(a)
+
+            def late_writer() -> None:
+                time.sleep(0.05)
+                os.write(w, payload[:50_000])
+
+            t = threading.Thread(target=late_writer)
+            t.start()
+            assert s.copy(r, out, 50_000) == 50_000  # waited for the writer
+            t.join()
+            if keep:
+                s.forget(r)  # its flags change: forget it first
+            os.set_blocking(r, False)
+            if keep:
+                s.keep(r, "pipe", nonblock=True)
+            with pytest.raises(BlockingIOError):
+                s.copy(r, out, 10)
+            a.settimeout(0.05)
+            if keep:
+                s.keep(a)  # again: now O_NONBLOCK (timeout), from the object, no syscall
+            with pytest.raises(TimeoutError):
+                s.copy(a, out, 10)
+            s.abort()
+            a.settimeout(None)
+            if keep:
+                s.keep(a)
+            b.sendall(payload)
+            assert s.copy(a, out, len(payload)) == len(payload)
+            out.seek(0)
+            assert out.read() == payload[:50_000] + payload
+            s.forget_all()
+
+
+# -- syscalls counted by strace ------------------------------------------------
+
+_MARK = 9999  # fstat of this fd (not open) separates the phases in the trace
+
+_CHILD = r"""
+import json, os, socket, sys, tempfile
+import splicer
+from splicer import _core, core as gen
+
+N = 20
+MARK = int(sys.argv[1])
+phases = []
+
+def phase(name, fds, body):
+    try:
+        os.fstat(MARK)
+    except OSError:
+        pass
+    body()
+    try:
+        os.fstat(MARK)
+    except OSError:
+        pass
+    phases.append([name, sorted(fds)])
+
+work = tempfile.mkdtemp()
+src = os.open(os.path.join(work, "src"), os.O_RDWR | os.O_CREAT, 0o600)
+dst = os.open(os.path.join(work, "dst"), os.O_RDWR | os.O_CREAT, 0o600)
+os.write(src, os.urandom(4096))
+a, b = socket.socketpair()
+c, d = socket.socketpair()
+for o in (a, b, c, d):
+    o.setblocking(False)
+sin, sout = b.fileno(), c.fileno()
+
+def files(s):
+    def body():
+        for _ in range(N):
+            assert s.copy_range(src, 0, dst, 0, 4096) == 4096
+    return body
+
+def socks(s):
+    def body():
+        for _ in range(N):
+            a.send(b"x" * 4096)
+            assert s.copy_range(sin, None, sout, None, 4096) == 4096
+            assert len(d.recv(8192)) == 4096
+    return body
+
+s = splicer.Session()
+phase("files unkept", [src, dst], files(s))
+s.keep(src)
+s.keep(dst)
+phase("files kept", [src, dst], files(s))
+s.forget_all()
+phase("files forgotten", [src, dst], files(s))
+phase("socks unkept", [sin, sout], socks(s))
+phase("keep stream nonblock", [sin, sout],
+      lambda: (s.keep(sin, "stream", nonblock=True), s.keep(sout, "stream", nonblock=True)))
+phase("socks kept", [sin, sout], socks(s))
+s.forget(sin)
+s.forget(sout)
+phase("socks forgotten", [sin, sout], socks(s))
+s.keep(b)  # a socket object: its type and its timeout (0: O_NONBLOCK) are its kind
+s.keep(c)
+phase("socket objects kept", [sin, sout], socks(s))
+s.close()
+
+# the C session keeps the fds, the driver has no record (a bare handle):
+# what is left is the driver's own per-open checks
+h = gen.session_new()
+gen.session_keep(h, src, gen.FD_UNKNOWN)
+gen.session_keep(h, dst, gen.FD_UNKNOWN)
+gen.session_keep(h, sin, gen.FD_STREAM | gen.FD_NONBLOCK)
+gen.session_keep(h, sout, gen.FD_STREAM | gen.FD_NONBLOCK)
+
+def bare_files():
+    for _ in range(N):
+        assert _core.transfer(h, src, 0, dst, 0, 4096, -1, False) == 4096
+
+def bare_socks():
+    for _ in range(N):
+        a.send(b"x" * 4096)
+        assert _core.transfer(h, sin, None, sout, None, 4096, -1, False) == 4096
+        assert len(d.recv(8192)) == 4096
+
+phase("files kept in C only", [src, dst], bare_files)
+phase("socks kept in C only", [sin, sout], bare_socks)
+gen.session_free(h)
+print(json.dumps({"n": N, "phases": phases}))
+"""
+
+
+def _traced_counts() -> tuple[int, dict[str, int]]:
+    """Run _CHILD under strace: per phase, the fstat/fcntl-family syscalls
+    made on the phase's fds."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    env = dict(os.environ)
+    pkg_root = str(Path(splicer.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = pkg_root + os.pathsep + env.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace"
+        r = subprocess.run(
+            [strace, "-f", "-qq", "-o", str(trace),
+             "-e", "trace=fstat,newfstatat,statx,fcntl",
+             sys.executable, "-c", _CHILD, str(_MARK)],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        if r.returncode != 0 and "ptrace" in r.stderr.lower():
+            pytest.skip(f"strace cannot trace here: {r.stderr.strip()}")
+        assert r.returncode == 0, r.stderr
+        lines = trace.read_text().splitlines()
+    report = json.loads(r.stdout)
+    call = re.compile(r"^(?:\d+\s+)?(\w+)\((-?\d+),")
+    segments: list[list[tuple[str, int]]] = []
+    current: list[tuple[str, int]] | None = None
+    for line in lines:
+        m = call.match(line)
+        if not m:
+            continue
+        if int(m.group(2)) == _MARK:
+            if current is None:
+                current = []
+            else:
+                segments.append(current)
+                current = None
+        elif current is not None:
+            current.append((m.group(1), int(m.group(2))))
+    assert len(segments) == len(report["phases"])
+    counts = {
+        name: sum(1 for _, fd in seg if fd in fds)
+        for (name, fds), seg in zip(report["phases"], segments, strict=True)
+    }
+    return report["n"], counts
+
+
+def test_opens_on_kept_fds_make_no_fstat_or_fcntl() -> None:
+    """Counted by strace over N copies: none on kept fds, in the C library or
+    in the driver; the driver's own per-open checks on fds it did not record;
+    and the checks back after forget."""
+    n, c = _traced_counts()
+    # kept through Session.keep: nothing at all, files or sockets
+    assert c["files kept"] == 0
+    assert c["socks kept"] == 0
+    assert c["socket objects kept"] == 0
+    # a known kind with nonblock makes no syscall when kept either
+    assert c["keep stream nonblock"] == 0
+    # the driver's own checks when it has no record: an fstat per end (files
+    # never wait), and an fcntl too for an end that may wait
+    assert c["files kept in C only"] == 2 * n
+    assert c["socks kept in C only"] == 4 * n
+    # not kept, or forgotten: the C library's checks and the driver's
+    assert c["files unkept"] >= c["files kept in C only"] + 2 * n
+    assert c["socks unkept"] >= c["socks kept in C only"] + 2 * n
+    assert c["files forgotten"] == c["files unkept"]
+    assert c["socks forgotten"] == c["socks unkept"]

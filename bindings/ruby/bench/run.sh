@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Ruby binding's benchmarks (run from anywhere):
 #   bindings/ruby/bench/run.sh [RUNS]              both parts, RUNS runs each (default 3)
-#   bindings/ruby/bench/run.sh RUNS overhead|throughput
+#   bindings/ruby/bench/run.sh RUNS overhead|throughput|kept
 # 1. overhead against C: a page-cached 64 MiB file to /dev/null at chunks of
 #    4 KiB, 64 KiB and 1 MiB, by raw sendfile calls, by session steps, by
 #    steps of the generated layer alone (Splicer::Core.step), and by whole
@@ -9,7 +9,9 @@
 #    least CPU time of the runs per call (the least disturbed by the other
 #    load on a shared machine), and the overhead of Ruby over C.
 # 2. throughput.rb: GB per CPU-second against IO.copy_stream and a
-#    read/write loop for each pair (see its head).
+#    read/write loop for each pair (see its head);
+# 3. kept.rb: 4 KiB copies on kept descriptors against the same ones not
+#    kept, pinned, best of RUNS interleaved.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ruby_dir=$(dirname "$here")
@@ -50,4 +52,18 @@ fi
 
 if [ "$part" = all ] || [ "$part" = throughput ]; then
   "${rb[@]}" "$here/throughput.rb" "$runs" 256
+fi
+
+if [ "$part" = all ] || [ "$part" = kept ]; then
+  echo "4 KiB copies, descriptors kept or not (best of $runs, ns per copy)"
+  printf '%-6s %10s %10s\n' pair "not kept" kept
+  for pair in file unix; do
+    : >"$tmp/no"; : >"$tmp/yes"
+    for _ in $(seq "$runs"); do
+      for keep in no yes; do
+        $pin "${rb[@]}" "$here/kept.rb" "$pair" "$keep" 40000 | cut -d' ' -f1 >>"$tmp/$keep"
+      done
+    done
+    printf '%-6s %10s %10s\n' "$pair" "$(sort -g "$tmp/no" | head -n 1)" "$(sort -g "$tmp/yes" | head -n 1)"
+  done
 fi

@@ -286,6 +286,12 @@ module Splicer
     OP_RESUME = 6
     private_constant :OP_STEP, :OP_RUN, :OP_COPY, :OP_COPY_RANGE, :OP_TEE, :OP_WRITE_BUF, :OP_RESUME
 
+    # A kept descriptor, as the checks of an open would find it: whether a
+    # write to it may raise SIGPIPE (a pipe or socket), and whether it is
+    # O_NONBLOCK.
+    Kept = Struct.new(:sigpipe_prone, :nonblocking)
+    private_constant :Kept
+
     # Splicer::Session.open(**options) { |s| ... }: the block's value, the
     # session closed at its end; without a block, the session.
     def self.open(**options)
@@ -320,6 +326,7 @@ module Splicer
       @ends = nil
       @wait_ios = nil
       @sigpipe = false
+      @kept = nil
       # The C session never blocks: every wait happens in Core.drive, with
       # the GVL released and interruptible (see the file's head).
       Core.session_set(@h, Core::OPT_NONBLOCK, 1)
@@ -361,8 +368,12 @@ module Splicer
     # passed to the C library as it is; a kind given is trusted.  nonblock:
     # true says the fd is O_NONBLOCK (Ruby sets it on the pipes and sockets
     # it makes), so that keeping it makes no syscall; otherwise its flags
-    # are read once.  The caller vouches that the fd stays open with the
-    # same flags until #forget.  At most KEEP_MAX descriptors: Errno::ENOSPC
+    # are read once.  The caller vouches that the fd stays open on the same
+    # file with the same flags (O_NONBLOCK, O_APPEND) until #forget: the
+    # session's opens also take from what was found out here whether the
+    # fd is a pipe or socket (the SIGPIPE guard) and whether it is
+    # O_NONBLOCK (the waiting, for an Integer fd), instead of asking the
+    # kernel each time.  At most KEEP_MAX descriptors: Errno::ENOSPC
     # beyond; Errno::EBADF for one not open, Errno::EINVAL for an unknown
     # kind number or nonblock with :unknown.  Returns self.
     def keep(io, kind = :unknown, nonblock: false)
@@ -373,20 +384,26 @@ module Splicer
           else raise TypeError, "fd kind expected (Symbol or Integer), got #{kind.class}"
           end
       k |= Core::FD_NONBLOCK if nonblock
-      Core.session_keep(handle, Core.fd_of(io, false, false), k)
+      fd = Core.fd_of(io, false, false)
+      Core.session_keep(handle, fd, k)
+      (@kept ||= {})[fd] = kept_traits(fd, k)
       self
     end
 
-    # Stop keeping a descriptor (before closing it or changing its flags).
-    # Errno::ENOENT when it is not kept.  Returns self.
+    # Stop keeping a descriptor (before closing it or changing its flags);
+    # later opens ask the kernel about it again.  Errno::ENOENT when it is
+    # not kept.  Returns self.
     def forget(io)
-      Core.session_forget(handle, Core.fd_of(io, false, false))
+      fd = Core.fd_of(io, false, false)
+      Core.session_forget(handle, fd)
+      @kept&.delete(fd)
       self
     end
 
     # Stop keeping every kept descriptor.  Returns self.
     def forget_all
       Core.session_forget(handle, -1)
+      @kept = nil
       self
     end
 
@@ -521,6 +538,7 @@ module Splicer
       @h = nil
       @ends = nil
       @wait_ios = nil
+      @kept = nil
       Core.session_free(h) if h
       nil
     end
@@ -574,22 +592,40 @@ module Splicer
     # are the caller's (all of them when nonblock, else those on an Integer
     # fd, or fileno-only object, that is O_NONBLOCK); and whether a
     # destination is a pipe or socket, where writes raise SIGPIPE (for
-    # Core.drive's guard).
+    # Core.drive's guard).  A kept descriptor is not asked: what #keep
+    # found out holds until #forget.
     def started(src, dsts)
       @ends = src.nil? ? dsts : [src, *dsts]
       @own = @nonblock || raw_nonblocking_fds(@ends)
-      @sigpipe = dsts.any? { |e| Core.sigpipe_prone?(e) }
+      kept = @kept
+      @sigpipe = dsts.any? do |e|
+        k = kept && kept[e.is_a?(Integer) ? e : Core.fd_of(e, false, false)]
+        k ? k.sigpipe_prone : Core.sigpipe_prone?(e)
+      end
     end
 
     def raw_nonblocking_fds(ends)
       own = nil
+      kept = @kept
       ends.each do |e|
         next if e.is_a?(IO) || e.respond_to?(:to_io)
 
         fd = e.is_a?(Integer) ? e : Core.fd_of(e, false, false)
-        (own ||= []) << fd if fd >= 0 && Core.nonblocking?(fd)
+        k = kept && kept[fd]
+        (own ||= []) << fd if fd >= 0 && (k ? k.nonblocking : Core.nonblocking?(fd))
       end
       own
+    end
+
+    # What an open would ask of fd, asked once when the C session kept it
+    # with kind k: a kind given is a pipe or socket, as the C library takes
+    # it, and with FD_NONBLOCK the fd is O_NONBLOCK without asking.
+    def kept_traits(fd, k)
+      if (k & ~Core::FD_NONBLOCK) == Core::FD_UNKNOWN
+        Kept.new(Core.sigpipe_prone?(fd), Core.nonblocking?(fd))
+      else
+        Kept.new(true, k.anybits?(Core::FD_NONBLOCK) || Core.nonblocking?(fd))
+      end
     end
 
     def endpoint(fd)

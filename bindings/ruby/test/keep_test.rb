@@ -1,6 +1,8 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
+require "json"
+require "open3"
 
 # Kept descriptors: Session#keep, #forget, #forget_all.
 class KeepTest < Minitest::Test
@@ -104,5 +106,245 @@ class KeepTest < Minitest::Test
     writer.join
     c.close_write
     assert_equal bytes, got.value
+  end
+
+  # What an open decides from its ends, without a transfer: the SIGPIPE
+  # guard (a destination is a pipe or socket) and the EAGAINs that are the
+  # caller's (the O_NONBLOCK Integer fds).
+  def decisions(s, src, dst)
+    s.open(src, dst, 0)
+    [s.instance_variable_get(:@sigpipe), s.instance_variable_get(:@own)]
+  ensure
+    s.abort
+  end
+
+  FilenoOnly = Struct.new(:fileno)
+
+  def test_kept_ends_decide_as_ends_asked_at_every_open
+    src = file_with("x")
+    dst = new_file
+    null = track(File.open(File::NULL, "w"))
+    r, w = pipe # Ruby's: O_NONBLOCK
+    br, bw = pipe
+    bw.nonblock = false
+    br.nonblock = false
+    a, = socketpair
+    # [source, destination, the end kept, its ways of being kept, expected]
+    cases = [
+      [src.fileno, dst.fileno, dst.fileno, [[:unknown]], [false, nil]],
+      [src.fileno, dst.fileno, src.fileno, [[:unknown]], [false, nil]],
+      [src, null, null, [[:unknown]], [false, nil]],
+      [src, w, w, [[:unknown], [:pipe, true], [:pipe]], [true, nil]],
+      [src, w.fileno, w.fileno, [[:unknown], [:pipe, true], [:pipe]], [true, [w.fileno]]],
+      [r.fileno, dst, r.fileno, [[:unknown], [:pipe, true]], [false, [r.fileno]]],
+      [src, bw.fileno, bw.fileno, [[:unknown], [:pipe]], [true, nil]],
+      [br.fileno, dst, br.fileno, [[:unknown], [:pipe, false]], [false, nil]],
+      [src, a.fileno, a.fileno, [[:unknown], [:stream, true], [:stream]], [true, [a.fileno]]],
+      [src, a, a, [[:unknown], [:stream, true]], [true, nil]],
+      [src, FilenoOnly.new(w.fileno), w, [[:unknown], [:pipe, true]], [true, [w.fileno]]]
+    ]
+    cases.each do |from, to, end_, ways, expected|
+      asked = Splicer::Session.open { |s| decisions(s, from, to) }
+      assert_equal expected, asked, "#{from.inspect} -> #{to.inspect}"
+      ways.each do |kind, nonblock|
+        Splicer::Session.open do |s|
+          s.keep(end_, kind, nonblock: nonblock || false)
+          assert_equal asked, decisions(s, from, to), "#{end_.inspect} kept as #{kind} #{nonblock}"
+          assert_equal asked, decisions(s, from, to)
+          s.forget(end_)
+          assert_equal asked, decisions(s, from, to)
+        end
+      end
+    end
+  end
+
+  def test_an_open_takes_what_was_kept_until_forget
+    src = file_with("x")
+    dst = new_file
+    br, bw = pipe
+    bw.nonblock = false
+    Splicer::Session.open do |s|
+      assert_equal [true, nil], decisions(s, src, bw.fileno)
+      # claims nothing checks: the blocking pipe as O_NONBLOCK, the file as a pipe
+      s.keep(bw, :pipe, nonblock: true).keep(dst, :pipe, nonblock: true)
+      assert_equal [true, [bw.fileno]], decisions(s, src, bw.fileno)
+      assert_equal [true, [dst.fileno]], decisions(s, src, dst.fileno)
+      assert_raises(Errno::EINVAL) { s.keep(bw, 99) } # nothing replaced
+      assert_raises(Errno::ENOENT) { s.forget(br) }
+      assert_equal [true, [bw.fileno]], decisions(s, src, bw.fileno)
+      s.forget(bw)
+      assert_equal [true, nil], decisions(s, src, bw.fileno) # asked again
+      s.keep(bw, :pipe, nonblock: true).keep(bw, :pipe) # replaced: the flags read now
+      assert_equal [true, nil], decisions(s, src, bw.fileno)
+      s.forget_all
+      assert_equal [false, nil], decisions(s, src, dst.fileno)
+      # kept by the C session alone (the generated layer), the ends are asked
+      Splicer::Core.session_keep(s.instance_variable_get(:@h), dst.fileno,
+                                 Splicer::FD_KINDS[:pipe] | Splicer::Core::FD_NONBLOCK)
+      assert_equal [false, nil], decisions(s, src, dst.fileno)
+      # a fan-out and a buffer take the record too
+      s.keep(bw, :pipe, nonblock: true)
+      s.open_tee(src, bw.fileno, dst, len: 0)
+      assert_equal [bw.fileno], s.instance_variable_get(:@own)
+      s.abort
+      s.open_buf("y", bw.fileno)
+      assert_equal [bw.fileno], s.instance_variable_get(:@own)
+      s.abort
+    end
+  end
+
+  def test_kept_ends_give_the_same_results
+    bytes = data(200_000, 5)
+    [false, true].each do |keep|
+      r, w = pipe
+      r.nonblock = false
+      w.nonblock = false
+      dst = new_file("dst#{keep}")
+      Splicer::Session.open do |s|
+        s.keep(r).keep(dst) if keep
+        writer = Thread.new do
+          sleep 0.05
+          w.write(bytes[0, 50_000])
+        end
+        assert_equal 50_000, s.copy(r.fileno, dst, 50_000) # waited for the writer
+        writer.join
+        s.forget(r) if keep # its flags change: forget it first
+        r.nonblock = true
+        s.keep(r, :pipe, nonblock: true) if keep
+        assert_raises(IO::EAGAINWaitReadable) { s.copy(r.fileno, dst, 10) }
+        s.abort
+        # a destination whose reader is gone: EPIPE, with no SIGPIPE
+        x, y = pipe
+        s.keep(y, :pipe, nonblock: true) if keep
+        x.close
+        assert_raises(Errno::EPIPE) { s.copy(file_with(bytes, "src#{keep}"), y.fileno) }
+        s.abort
+        s.forget_all
+      end
+      assert_equal bytes[0, 50_000], File.binread(path("dst#{keep}"))
+    end
+  end
+
+  MARK = 9999 # fcntl(F_GETFL) of this fd (not open) separates the phases in the trace
+
+  CHILD = <<~'RUBY'
+    require "json"
+    require "socket"
+    require "tmpdir"
+    require "splicer"
+
+    N = 20
+    MARK = Integer(ARGV[0])
+    phases = []
+    mark = lambda do
+      Splicer::Core.nonblocking?(MARK)
+    rescue Errno::EBADF
+      nil
+    end
+    phase = lambda do |name, fds, &body|
+      mark.call
+      body.call
+      mark.call
+      phases << [name, fds.sort]
+    end
+
+    dir = Dir.mktmpdir
+    File.binwrite(File.join(dir, "src"), Random.bytes(4096))
+    srcf = File.open(File.join(dir, "src"), "rb")
+    dstf = File.open(File.join(dir, "dst"), "wb")
+    src = srcf.fileno
+    dst = dstf.fileno
+    a, b = UNIXSocket.pair
+    c, d = UNIXSocket.pair
+    sin = b.fileno
+    sout = c.fileno
+    files = ->(s, from = src, to = dst) { N.times { s.copy_range(from, 0, to, 0, 4096) == 4096 or abort } }
+    socks = lambda do |s, from = sin, to = sout|
+      N.times do
+        a.write("x" * 4096)
+        s.copy_range(from, nil, to, nil, 4096) == 4096 or abort
+        d.readpartial(8192).bytesize == 4096 or abort
+      end
+    end
+
+    s = Splicer::Session.new
+    phase.call("files unkept", [src, dst]) { files.call(s) }
+    s.keep(src).keep(dst)
+    phase.call("files kept", [src, dst]) { files.call(s) }
+    phase.call("file objects kept", [src, dst]) { files.call(s, srcf, dstf) }
+    s.forget_all
+    phase.call("files forgotten", [src, dst]) { files.call(s) }
+    phase.call("socks unkept", [sin, sout]) { socks.call(s) }
+    phase.call("keep stream nonblock", [sin, sout]) do
+      s.keep(sin, :stream, nonblock: true).keep(sout, :stream, nonblock: true)
+    end
+    phase.call("socks kept", [sin, sout]) { socks.call(s) }
+    s.forget(sin).forget(sout)
+    phase.call("socks forgotten", [sin, sout]) { socks.call(s) }
+    s.keep(b).keep(c)
+    phase.call("socket objects kept", [sin, sout]) { socks.call(s, b, c) }
+    s.close
+
+    # kept by the C session alone (the generated layer): what is left is
+    # the binding's own per-open checks
+    s = Splicer::Session.new
+    h = s.instance_variable_get(:@h)
+    Splicer::Core.session_keep(h, src, Splicer::Core::FD_UNKNOWN)
+    Splicer::Core.session_keep(h, dst, Splicer::Core::FD_UNKNOWN)
+    Splicer::Core.session_keep(h, sin, Splicer::Core::FD_STREAM | Splicer::Core::FD_NONBLOCK)
+    Splicer::Core.session_keep(h, sout, Splicer::Core::FD_STREAM | Splicer::Core::FD_NONBLOCK)
+    phase.call("files kept in C only", [src, dst]) { files.call(s) }
+    phase.call("socks kept in C only", [sin, sout]) { socks.call(s) }
+    s.close
+    puts JSON.generate({ n: N, phases: phases })
+  RUBY
+
+  # Runs CHILD under strace: per phase, the fstat/fcntl-family syscalls made
+  # on the phase's descriptors.
+  def traced_counts
+    strace = ENV.fetch("PATH", "").split(File::PATH_SEPARATOR).map { |d| File.join(d, "strace") }
+                .find { |f| File.executable?(f) }
+    skip "strace is not installed" unless strace
+    trace = path("trace")
+    libs = $LOAD_PATH.grep(%r{bindings/ruby/(lib|build/lib)}).flat_map { |d| ["-I", d] }
+    out, err, status = Open3.capture3(strace, "-f", "-qq", "-o", trace,
+                                      "-e", "trace=fstat,newfstatat,statx,fcntl",
+                                      RbConfig.ruby, *libs, "-e", CHILD, MARK.to_s)
+    skip "strace cannot trace here: #{err.strip}" if !status.success? && err =~ /ptrace/i
+    assert status.success?, err
+    report = JSON.parse(out)
+    segments = []
+    current = nil
+    File.foreach(trace) do |line|
+      m = /\A(?:\d+\s+)?(\w+)\((-?\d+),/.match(line) or next
+      if m[2].to_i == MARK
+        if current then segments << current && current = nil else current = [] end
+      elsif current
+        current << m[2].to_i
+      end
+    end
+    assert_equal report["phases"].size, segments.size
+    counts = report["phases"].zip(segments).to_h { |(name, fds), seg| [name, seg.count { |fd| fds.include?(fd) }] }
+    [report["n"], counts]
+  end
+
+  def test_opens_on_kept_descriptors_make_no_fstat_or_fcntl
+    n, c = traced_counts
+    # kept through Session#keep: nothing at all, Integer fds or IOs
+    assert_equal 0, c["files kept"]
+    assert_equal 0, c["file objects kept"]
+    assert_equal 0, c["socks kept"]
+    assert_equal 0, c["socket objects kept"]
+    # a known kind with nonblock makes no syscall when kept either
+    assert_equal 0, c["keep stream nonblock"]
+    # the binding's own checks when it has no record: an fstat of the
+    # destination (SIGPIPE) and an fcntl of each Integer fd (O_NONBLOCK)
+    assert_equal 3 * n, c["files kept in C only"]
+    assert_equal 3 * n, c["socks kept in C only"]
+    # not kept, or forgotten: the C library's checks and the binding's
+    assert_operator c["files unkept"], :>=, c["files kept in C only"] + (2 * n)
+    assert_operator c["socks unkept"], :>=, c["socks kept in C only"] + (2 * n)
+    assert_equal c["files unkept"], c["files forgotten"]
+    assert_equal c["socks unkept"], c["socks forgotten"]
   end
 end
