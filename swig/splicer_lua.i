@@ -25,7 +25,6 @@
 
 %{
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -119,9 +118,11 @@ static uint64_t splicer_lua_check_nonneg(lua_State *L, int idx, uint64_t max) {
 /* A length: nil, -1 or math.huge mean SPLICER_TO_EOF. */
 static uint64_t splicer_lua_check_len(lua_State *L, int idx) {
 #if LUA_VERSION_NUM >= 503
-  if (lua_isinteger(L, idx)) { /* the common case, first */
-    lua_Integer v = lua_tointeger(L, idx);
-    if (v >= 0)
+  { /* the common case first, in one API call: what it accepts,
+     * splicer_lua_check_i64 below would accept with the same value */
+    int isnum = 0;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (isnum && v >= 0)
       return (uint64_t)v;
   }
 #endif
@@ -144,6 +145,14 @@ static uint64_t splicer_lua_check_len(lua_State *L, int idx) {
 
 /* An offset: nil means SPLICER_OFF_CUR (the fd's own position). */
 static int64_t splicer_lua_check_off(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+  { /* a number first, in one API call (nil is not one) */
+    int isnum = 0;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (isnum)
+      return (int64_t)v;
+  }
+#endif
   if (lua_isnoneornil(L, idx))
     return SPLICER_OFF_CUR;
   return splicer_lua_check_i64(L, idx);
@@ -164,7 +173,7 @@ static int splicer_lua_is_file(lua_State *L, int idx) {
  * A file is flushed first so that bytes written through it precede the
  * transfer and, for a seekable input, its read-ahead is given back and
  * the fd's position is where the Lua reader stopped. */
-static int splicer_lua_tofd(lua_State *L, int idx) {
+static int splicer_lua_tofd_any(lua_State *L, int idx) {
   int t = lua_type(L, idx);
   if (t == LUA_TNUMBER)
     return splicer_lua_check_int(L, idx);
@@ -202,6 +211,19 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
   return -1;
 }
 
+/* Every raw call passes fds: an integer in range, the common case, costs two
+ * API calls here; anything else (and every error) takes the path above. */
+static int splicer_lua_tofd(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) {
+    lua_Integer v = lua_tointeger(L, idx);
+    if (v >= INT_MIN && v <= INT_MAX)
+      return (int)v;
+  }
+#endif
+  return splicer_lua_tofd_any(L, idx);
+}
+
 /* A handle argument.  Every transfer step passes one, so the exact type is
  * recognised first, without SWIG's cast-list walk (a string compare).  nil
  * is NULL, which the C API answers with -EINVAL; a handle whose object was
@@ -223,13 +245,6 @@ static void *splicer_lua_handle(lua_State *L, int idx, swig_type_info *type,
   if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, &p, type, 0)))
     luaL_argerror(L, idx, lua_pushfstring(L, "%s expected", what));
   return p;
-}
-
-/* Is fd open for writing?  vmsplice(2) on a pipe's read end copies *into*
- * the iovecs, and here those are immutable Lua strings. */
-static int splicer_lua_writable(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
 }
 
 /* After the handle's C object was freed or handed over: the userdata must
@@ -393,7 +408,9 @@ static void splicer_lua_release(lua_State *L, int idx) {
 
 /* vmsplice's iovecs: a string or a sequence of strings.  The pipe will
  * refer to the strings' memory, not copy it: keep them referenced until
- * the reader has consumed them (see splicer_vmsplice in splicer.h). */
+ * the reader has consumed them (see splicer_vmsplice in splicer.h).  On a
+ * pipe's read end vmsplice(2) would write into these immutable strings:
+ * splicer_vmsplice refuses that itself (-EBADF), so no check here. */
 %typemap(in) (const struct iovec *iov, size_t n) (struct iovec temp[IOV_MAX]) %{
   if (lua_type(L, $input) == LUA_TSTRING) {
     size_t len;
@@ -424,12 +441,6 @@ static void splicer_lua_release(lua_State *L, int idx) {
 
 %typemap(in) (const char *bytes, size_t nbytes) %{
   $1 = (char *)luaL_checklstring(L, $input, &$2);
-%}
-
-%exception splicer_vmsplice %{
-  if (!splicer_lua_writable(arg1))
-    return splicer_lua_fail(L, -EBADF);
-  $action
 %}
 
 /* ---- ownership ---------------------------------------------------------- */

@@ -38,8 +38,9 @@ for k, v in pairs(core) do
   end
 end
 
--- Raw syscall wrappers, straight from the generated layer (EINTR retried;
--- nil offsets mean the fd's position; flags default to 0):
+-- Raw syscall wrappers, straight from the generated layer (on LuaJIT, see
+-- below; EINTR retried; nil offsets mean the fd's position; flags default
+-- to 0):
 --   splice(fd_in, off_in, fd_out, off_out, len [, flags])
 --   tee(pipe_in, pipe_out, len [, flags])
 --   vmsplice(pipe, string_or_list_of_strings [, flags])  -- the pipe refers to
@@ -57,6 +58,181 @@ M.set_pipe_size = core.set_pipe_size
 M.strerror = core.strerror
 M.errname = core.errname
 M.method_name = core.method_name
+
+-- LuaJIT: the raw calls through the FFI.  The JIT compiler cannot compile a
+-- call of a classic C function (the generated layer's): it ends the trace
+-- there and makes the call from the interpreter, so a loop of raw calls runs
+-- largely interpreted, while a call through the FFI is compiled with the
+-- loop.  Each function below calls the C library itself only for
+-- arguments it can check completely: numeric fds, offsets, lengths, flags
+-- and sizes that are whole and in range, nil offsets and lengths meaning
+-- what they mean to the generated layer, and the argument counts it
+-- accepts.  Every other call (io files, objects with getfd(), wrong values
+-- or counts) goes to the generated function as a tail call, so its errors
+-- and messages stay as they are.  Results are the same Lua values: a number,
+-- or nil, message, errno_name.
+--
+-- Interpreted, an FFI call costs more than a classic one: the FFI is used
+-- only when the JIT compiler is on as this module loads.
+local function ffi_library()
+  if type(jit) ~= "table" or not jit.status() then return nil end
+  local has_ffi, ffi = pcall(require, "ffi")
+  local path = has_ffi and package.searchpath and package.searchpath("splicer.core", package.cpath)
+  if not path then return nil end
+  local ok, lib = pcall(function()
+    ffi.cdef [[
+int64_t splicer_splice(int fd_in, int64_t off_in, int fd_out, int64_t off_out,
+                       uint64_t len, unsigned flags);
+int64_t splicer_tee(int fd_in, int fd_out, uint64_t len, unsigned flags);
+int64_t splicer_vmsplice(int pipe_fd, const struct iovec *iov, size_t n,
+                         unsigned flags);
+int64_t splicer_sendfile(int fd_out, int fd_in, int64_t off_in, uint64_t len);
+int64_t splicer_copy_file_range(int fd_in, int64_t off_in, int fd_out,
+                                int64_t off_out, uint64_t len);
+int splicer_pipe_size(int pipe_fd);
+int splicer_set_pipe_size(int pipe_fd, int size);
+unsigned splicer_version_number(void);
+]]
+    -- The file that require found (ffi.load of a loaded library returns
+    -- the same one).  Should a searcher other than package.cpath's have
+    -- loaded splicer.core, this may be another copy: the raw calls keep no
+    -- state, so only its version has to match.
+    local l = ffi.load(path)
+    assert(l.splicer_version_number() == core.version_number())
+    return l
+  end)
+  if not ok then return nil end
+  return ffi, lib
+end
+
+local ffi, lib = ffi_library()
+if ffi then
+  local select, tonumber, huge = select, tonumber, math.huge
+  local splice, tee, vmsplice, sendfile, copy_file_range, pipe_size, set_pipe_size =
+    M.splice, M.tee, M.vmsplice, M.sendfile, M.copy_file_range, M.pipe_size, M.set_pipe_size
+  local strerror, errname = core.strerror, core.errname
+  local OFF_CUR = core.OFF_CUR
+  -- SPLICER_TO_EOF is UINT64_MAX, which no Lua number converts to (-1
+  -- does not: a negative number to uint64_t is undefined in C)
+  local TO_EOF = ffi.new("uint64_t", 0) - 1
+
+  -- Each returns the value for the C call, or nil when the generated
+  -- function must judge the argument.
+  local function int_arg(x)  -- fds, sizes
+    if type(x) == "number" and x >= -2147483648 and x <= 2147483647 and x % 1 == 0 then return x end
+  end
+  local function off_arg(x)
+    local t = type(x)  -- not x == nil: a NULL pointer cdata equals nil
+    if t == "number" then
+      if x >= -2^63 and x < 2^63 and x % 1 == 0 then return x end
+    elseif t == "nil" then
+      return OFF_CUR
+    end
+  end
+  local function len_arg(x)
+    local t = type(x)
+    if t == "number" then
+      if x >= 0 and x < 2^63 and x % 1 == 0 then return x end
+      if x == -1 or x == huge then return TO_EOF end
+    elseif t == "nil" then
+      return TO_EOF
+    end
+  end
+  local function flags_arg(n, i, x)  -- the ith argument of n, 0 when left out
+    if n < i then return 0 end
+    if type(x) == "number" and x >= 0 and x <= 4294967295 and x % 1 == 0 then return x end
+  end
+  local function result(n)
+    if n >= 0 then return n end
+    return nil, strerror(n), errname(n)
+  end
+
+  function M.splice(...)
+    local n = select("#", ...)
+    local fd_in, off_in, fd_out, off_out, len, flags = ...
+    if n >= 4 and n <= 6 then
+      fd_in, off_in, fd_out, off_out = int_arg(fd_in), off_arg(off_in), int_arg(fd_out), off_arg(off_out)
+      len, flags = len_arg(len), flags_arg(n, 6, flags)
+      if fd_in and off_in and fd_out and off_out and len and flags then
+        return result(tonumber(lib.splicer_splice(fd_in, off_in, fd_out, off_out, len, flags)))
+      end
+    end
+    return splice(...)
+  end
+
+  function M.tee(...)
+    local n = select("#", ...)
+    local fd_in, fd_out, len, flags = ...
+    if n >= 2 and n <= 4 then
+      fd_in, fd_out, len, flags = int_arg(fd_in), int_arg(fd_out), len_arg(len), flags_arg(n, 4, flags)
+      if fd_in and fd_out and len and flags then
+        return result(tonumber(lib.splicer_tee(fd_in, fd_out, len, flags)))
+      end
+    end
+    return tee(...)
+  end
+
+  -- One string (a list goes to the generated function): the iovec is
+  -- shaped as struct iovec, which is left undeclared here so that no other
+  -- FFI user's declaration of it conflicts.
+  local iov = ffi.new("struct { const char *base; size_t len; }[1]")
+  local iovp = ffi.cast("const struct iovec *", iov)
+  function M.vmsplice(...)
+    local n = select("#", ...)
+    local fd, str, flags = ...
+    if n >= 2 and n <= 3 and type(str) == "string" then
+      fd, flags = int_arg(fd), flags_arg(n, 3, flags)
+      if fd and flags then
+        iov[0].base, iov[0].len = str, #str
+        return result(tonumber(lib.splicer_vmsplice(fd, iovp, 1, flags)))
+      end
+    end
+    return vmsplice(...)
+  end
+
+  function M.sendfile(...)
+    local n = select("#", ...)
+    local fd_out, fd_in, off_in, len = ...
+    if n >= 3 and n <= 4 then
+      fd_out, fd_in, off_in, len = int_arg(fd_out), int_arg(fd_in), off_arg(off_in), len_arg(len)
+      if fd_out and fd_in and off_in and len then
+        return result(tonumber(lib.splicer_sendfile(fd_out, fd_in, off_in, len)))
+      end
+    end
+    return sendfile(...)
+  end
+
+  function M.copy_file_range(...)
+    local n = select("#", ...)
+    local fd_in, off_in, fd_out, off_out, len = ...
+    if n >= 4 and n <= 5 then
+      fd_in, off_in, fd_out, off_out = int_arg(fd_in), off_arg(off_in), int_arg(fd_out), off_arg(off_out)
+      len = len_arg(len)
+      if fd_in and off_in and fd_out and off_out and len then
+        return result(tonumber(lib.splicer_copy_file_range(fd_in, off_in, fd_out, off_out, len)))
+      end
+    end
+    return copy_file_range(...)
+  end
+
+  function M.pipe_size(...)
+    local fd = ...
+    if select("#", ...) == 1 then
+      fd = int_arg(fd)
+      if fd then return result(lib.splicer_pipe_size(fd)) end
+    end
+    return pipe_size(...)
+  end
+
+  function M.set_pipe_size(...)
+    local fd, size = ...
+    if select("#", ...) == 2 then
+      fd, size = int_arg(fd), int_arg(size)
+      if fd and size then return result(lib.splicer_set_pipe_size(fd, size)) end
+    end
+    return set_pipe_size(...)
+  end
+end
 
 --- Name of the method a transfer from src to dst would try first.
 function M.method_for(src, dst)

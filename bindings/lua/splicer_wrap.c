@@ -2714,7 +2714,6 @@ static swig_module_info swig_module = {swig_types, 12, 0, 0, 0, 0};
 #define SWIG_LUACODE   luaopen_splicer_core_luacode
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -2808,9 +2807,11 @@ static uint64_t splicer_lua_check_nonneg(lua_State *L, int idx, uint64_t max) {
 /* A length: nil, -1 or math.huge mean SPLICER_TO_EOF. */
 static uint64_t splicer_lua_check_len(lua_State *L, int idx) {
 #if LUA_VERSION_NUM >= 503
-  if (lua_isinteger(L, idx)) { /* the common case, first */
-    lua_Integer v = lua_tointeger(L, idx);
-    if (v >= 0)
+  { /* the common case first, in one API call: what it accepts,
+     * splicer_lua_check_i64 below would accept with the same value */
+    int isnum = 0;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (isnum && v >= 0)
       return (uint64_t)v;
   }
 #endif
@@ -2833,6 +2834,14 @@ static uint64_t splicer_lua_check_len(lua_State *L, int idx) {
 
 /* An offset: nil means SPLICER_OFF_CUR (the fd's own position). */
 static int64_t splicer_lua_check_off(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+  { /* a number first, in one API call (nil is not one) */
+    int isnum = 0;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (isnum)
+      return (int64_t)v;
+  }
+#endif
   if (lua_isnoneornil(L, idx))
     return SPLICER_OFF_CUR;
   return splicer_lua_check_i64(L, idx);
@@ -2853,7 +2862,7 @@ static int splicer_lua_is_file(lua_State *L, int idx) {
  * A file is flushed first so that bytes written through it precede the
  * transfer and, for a seekable input, its read-ahead is given back and
  * the fd's position is where the Lua reader stopped. */
-static int splicer_lua_tofd(lua_State *L, int idx) {
+static int splicer_lua_tofd_any(lua_State *L, int idx) {
   int t = lua_type(L, idx);
   if (t == LUA_TNUMBER)
     return splicer_lua_check_int(L, idx);
@@ -2891,6 +2900,19 @@ static int splicer_lua_tofd(lua_State *L, int idx) {
   return -1;
 }
 
+/* Every raw call passes fds: an integer in range, the common case, costs two
+ * API calls here; anything else (and every error) takes the path above. */
+static int splicer_lua_tofd(lua_State *L, int idx) {
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) {
+    lua_Integer v = lua_tointeger(L, idx);
+    if (v >= INT_MIN && v <= INT_MAX)
+      return (int)v;
+  }
+#endif
+  return splicer_lua_tofd_any(L, idx);
+}
+
 /* A handle argument.  Every transfer step passes one, so the exact type is
  * recognised first, without SWIG's cast-list walk (a string compare).  nil
  * is NULL, which the C API answers with -EINVAL; a handle whose object was
@@ -2912,13 +2934,6 @@ static void *splicer_lua_handle(lua_State *L, int idx, swig_type_info *type,
   if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, &p, type, 0)))
     luaL_argerror(L, idx, lua_pushfstring(L, "%s expected", what));
   return p;
-}
-
-/* Is fd open for writing?  vmsplice(2) on a pipe's read end copies *into*
- * the iovecs, and here those are immutable Lua strings. */
-static int splicer_lua_writable(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
 }
 
 /* After the handle's C object was freed or handed over: the userdata must
@@ -3927,11 +3942,7 @@ static int _wrap_vmsplice(lua_State* L) {
   if(lua_gettop(L)>=3){
     arg4 = (unsigned)splicer_lua_check_nonneg(L, 3, UINT_MAX); 
   }
-  
-  if (!splicer_lua_writable(arg1))
-  return splicer_lua_fail(L, -EBADF);
   result = splicer_vmsplice(arg1,(struct iovec const *)arg2,arg3,arg4);
-  
   
   if (result < 0)
   return splicer_lua_fail(L, (int)result);
