@@ -166,16 +166,8 @@ func (s *Session) Open(dst any, dstOff int64, src any, srcOff int64, n int64) er
 	}
 	// As for Copy: an end whose type tells its kind is kept for the open
 	// only (unless the caller kept it), so the open makes no syscall for it.
-	kin, kout := kindOf(src), kindOf(dst)
 	return s.openWith("open", func(h capi.Session) int {
-		if len(s.kept) > 0 {
-			if s.keeps(in) {
-				kin = 0
-			}
-			if s.keeps(out) {
-				kout = 0
-			}
-		}
+		kin, kout := s.openKinds(in, kindOf(src), out, kindOf(dst))
 		r, _ := capi.OpenMethod(h, in, srcOff, out, dstOff, lenArg(n), kin, kout)
 		return r
 	})

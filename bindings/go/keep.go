@@ -209,6 +209,22 @@ func (s *Session) ForgetAll() error {
 // keeps reports whether the caller kept fd (the session is held).
 func (s *Session) keeps(fd int) bool { return s.keptIndex(fd) >= 0 }
 
+// openKinds gives the kinds capi.OpenMethod is to keep fdIn and fdOut as
+// for one open: what their types tell (kindIn, kindOut; 0 for unknown),
+// except 0 for an fd the caller kept, which is the session's already and
+// must stay kept after the open.  The session is held.
+func (s *Session) openKinds(fdIn, kindIn, fdOut, kindOut int) (int, int) {
+	if len(s.kept) > 0 {
+		if s.keeps(fdIn) {
+			kindIn = 0
+		}
+		if s.keeps(fdOut) {
+			kindOut = 0
+		}
+	}
+	return kindIn, kindOut
+}
+
 // keptIndex is where s.kept records fd, or -1.
 func (s *Session) keptIndex(fd int) int {
 	for i := range s.kept {

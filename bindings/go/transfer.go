@@ -267,18 +267,7 @@ func (x *xfer) run() {
 		var r int
 		m := -1
 		if x.open == nil {
-			// An end whose kind its type tells is kept for the open only,
-			// so that the open makes no syscall for it; one the caller
-			// kept is the session's already, and must stay kept.
-			kin, kout := x.eps[0].kind, x.eps[1].kind
-			if len(x.s.kept) > 0 {
-				if x.s.keeps(x.fds[0]) {
-					kin = 0
-				}
-				if x.s.keeps(x.fds[1]) {
-					kout = 0
-				}
-			}
+			kin, kout := x.s.openKinds(x.fds[0], x.eps[0].kind, x.fds[1], x.eps[1].kind)
 			r, m = capi.OpenMethod(x.h, x.fds[0], x.offIn, x.fds[1], x.offOut, x.n, kin, kout)
 		} else {
 			r = x.open(x.h, x.fds)

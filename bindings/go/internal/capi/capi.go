@@ -264,11 +264,6 @@ func SessionForget(s Session, fd int) int {
 	return int(C.splicer_session_forget(s.p, C.int(fd)))
 }
 
-// Open is splicer_open().
-func Open(s Session, fdIn int, offIn int64, fdOut int, offOut int64, n uint64) int {
-	return int(C.splicer_open(s.p, C.int(fdIn), C.int64_t(offIn), C.int(fdOut), C.int64_t(offOut), C.uint64_t(n)))
-}
-
 // OpenMethod is splicer_open() followed, on success, by the method of
 // splicer_progress_get().  kindIn and kindOut, when not 0, are the kinds
 // (FDStream|FDNonblock, ...) the caller knows the fds to be: each such fd
