@@ -6,7 +6,60 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+/* Counts the library's fstatfs(2) calls: a definition in the program takes
+ * the place of libc's for the library linked into it. */
+static int fstatfs_calls;
+int fstatfs(int fd, struct statfs *buf) {
+  fstatfs_calls++;
+  return (int)syscall(SYS_fstatfs, fd, buf);
+}
+
+/* A file's filesystem matters only for a source that reads 0 at once
+ * (procfs and the like give 0 to zero-copy calls): an empty destination,
+ * the usual one, is not asked, and a non-empty source is not either. */
+static void filesystem_asked_when_needed(void) {
+  splicer_session *s = tu_session(0);
+  int in = tu_file(5000, 2), out = tu_tmpfile(), empty = tu_tmpfile();
+  fstatfs_calls = 0;
+  CHECK_EQ(splicer_copy(s, in, out, SPLICER_TO_EOF), 5000);
+  CHECK_EQ(fstatfs_calls, 0);
+  tu_check_file(out, 0, 5000, 2, 0);
+  /* an empty source: asked once, when the copy reads 0 */
+  CHECK_EQ(splicer_copy(s, empty, out, SPLICER_TO_EOF), 0);
+  CHECK_EQ(fstatfs_calls, 1);
+  /* a /proc file says size 0 and is copied whole: by sendfile(2) where the
+   * kernel serves it so, else through read/write once the zero-copy read
+   * gave 0 and the filesystem was asked */
+  int proc = open("/proc/sys/kernel/ostype", O_RDONLY | O_CLOEXEC);
+  CHECK(proc >= 0, "open /proc/sys/kernel/ostype");
+  char want[64];
+  ssize_t wn = pread(proc, want, sizeof want, 0);
+  CHECK(wn > 0, "read /proc/sys/kernel/ostype");
+  int out2 = tu_tmpfile();
+  fstatfs_calls = 0;
+  CHECK_EQ(splicer_copy(s, proc, out2, SPLICER_TO_EOF), wn);
+  CHECK(fstatfs_calls <= 1, "fstatfs calls for a /proc source: %d", fstatfs_calls);
+  char got[64];
+  CHECK_EQ(pread(out2, got, sizeof got, 0), wn);
+  CHECK(memcmp(got, want, (size_t)wn) == 0, "bytes of the /proc file");
+  /* kept: asked once at keep, whatever the size, never at open */
+  lseek(in, 0, SEEK_SET);
+  lseek(out, 0, SEEK_SET);
+  fstatfs_calls = 0;
+  CHECK_EQ(splicer_session_keep(s, in, SPLICER_FD_UNKNOWN), 0);
+  CHECK_EQ(splicer_session_keep(s, empty, SPLICER_FD_UNKNOWN), 0);
+  CHECK_EQ(fstatfs_calls, 2);
+  CHECK_EQ(splicer_copy(s, in, out, SPLICER_TO_EOF), 5000);
+  CHECK_EQ(splicer_copy(s, empty, out, SPLICER_TO_EOF), 0);
+  CHECK_EQ(fstatfs_calls, 2);
+  close(in); close(out); close(empty); close(proc); close(out2);
+  splicer_session_free(s);
+  tu_pass("a file's filesystem is asked only where a source reads 0 at once");
+}
 
 static void copy_len(size_t size, uint64_t len, size_t expect) {
   splicer_session *s = tu_session(0);
@@ -33,6 +86,7 @@ int main(void) {
   }
   copy_len(100, 1000, 100); /* len beyond EOF stops at EOF */
   tu_pass("file->file lengths, to EOF and limited");
+  filesystem_asked_when_needed();
 
   /* offsets by value: positions untouched */
   {

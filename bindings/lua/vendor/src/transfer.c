@@ -93,6 +93,17 @@ static int read_flags(int fd, struct endpoint *ep) {
   return 0;
 }
 
+/* Whether @ep's file is on a pseudo filesystem, asking the filesystem
+ * the first time it matters. */
+static bool on_pseudo_fs(struct endpoint *ep) {
+  if (ep->fs_unasked) {
+    struct statfs sfs;
+    ep->pseudo_fs = fstatfs(ep->fd, &sfs) == 0 && is_pseudo_fs((long)sfs.f_type);
+    ep->fs_unasked = false;
+  }
+  return ep->pseudo_fs;
+}
+
 int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
   int r = endpoint_init(fd, ep);
   if (r < 0)
@@ -107,9 +118,7 @@ int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
   if (S_ISREG(st.st_mode)) {
     ep->kind = KIND_FILE;
     ep->size = st.st_size;
-    struct statfs sfs;
-    ep->pseudo_fs = st.st_size == 0 && fstatfs(fd, &sfs) == 0 &&
-                    is_pseudo_fs((long)sfs.f_type);
+    ep->fs_unasked = st.st_size == 0;
   } else if (S_ISFIFO(st.st_mode)) {
     ep->kind = KIND_PIPE;
   } else if (S_ISSOCK(st.st_mode)) {
@@ -146,10 +155,9 @@ int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
       return r;
     if (ep->kind == KIND_FILE) {
       /* the size at open may change while kept: a pseudo filesystem is
-       * known by its type alone (classify asked it already for size 0) */
-      struct statfs sfs;
-      if (ep->size != 0)
-        ep->pseudo_fs = fstatfs(fd, &sfs) == 0 && is_pseudo_fs((long)sfs.f_type);
+       * known by its type alone, asked once here */
+      ep->fs_unasked = true;
+      on_pseudo_fs(ep);
       ep->stale_size = true;
     }
     return 0;
@@ -572,7 +580,7 @@ static int64_t step_direct(splicer_session *s) {
     if (s->kind == XFER_BUF)
       return -EIO;
     /* procfs and friends: zero-copy reads 0 where read(2) has data */
-    if (s->consumed == 0 && in->pseudo_fs && fall_back(s, 0) == RETRY)
+    if (s->consumed == 0 && on_pseudo_fs(in) && fall_back(s, 0) == RETRY)
       return RETRY;
     s->src_eof = true;
     return 0;
@@ -953,7 +961,7 @@ static int64_t fill(splicer_session *s) {
       s->src_may_block = true;
       return EMPTY_DATAGRAM;
     }
-    if (s->consumed == 0 && s->src.pseudo_fs && !via_buf &&
+    if (s->consumed == 0 && !via_buf && on_pseudo_fs(&s->src) &&
         fall_back(s, 0) == RETRY)
       return RETRY;
     s->src_eof = true;

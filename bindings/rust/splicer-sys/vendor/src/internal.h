@@ -58,6 +58,9 @@ struct endpoint {
   int64_t off;       /* >= 0: our copy of the offset; SPLICER_OFF_CUR: fd's */
   int flags;         /* F_GETFL at open */
   bool pseudo_fs;    /* procfs, sysfs, ...: sizes lie, zero-copy may read 0 */
+  bool fs_unasked;   /* a file of size 0 whose filesystem is asked only if a
+                        zero-copy read of it gives 0 at once: pseudo_fs
+                        matters for a source, and only then */
   bool toggled;      /* O_NONBLOCK set by us for the current call */
   bool dgram;        /* SOCK_DGRAM: a read of 0 is an empty datagram, not EOF */
   bool records;      /* SOCK_DGRAM or SOCK_SEQPACKET: one write, one record */
