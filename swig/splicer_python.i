@@ -845,8 +845,13 @@ static long long splicer_py_now_ns(void) {
  * handlers, and a handler that raises (KeyboardInterrupt) ends the call with
  * its exception: the bytes the session holds stay pending, the transfer
  * stays open, and progress tells what was delivered.
+ *   opened      for copy(), which opens and runs in one call: an EBADF that
+ *               left no transfer (progress: no method) is the open's own
+ *               refusal, which a lazy open (SPLICER_OPT_LAZY_FILES) leaves to
+ *               the first step, and is raised as the open's error.
  * @return the bytes delivered by this call, or -1 with an exception set. */
-static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, const char *what) {
+static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, const char *what,
+                                  int opened) {
   long long total = 0, last_check = 0;
   int64_t r = 0;
   int err = 0, interrupted = 0, timed_out = 0, main_thread = -1, waited_ms = 0;
@@ -942,6 +947,12 @@ static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, 
     return -1;
   }
   if (err) {
+    splicer_progress p;
+    if (opened && err == -EBADF && splicer_progress_get(s, &p, sizeof p) == 0 &&
+        p.method == SPLICER_METHOD_NONE) {
+      splicer_py_raise(err, "open", NULL, -1);
+      return -1;
+    }
     /* a step that delivered nothing before blocking in non-blocking use:
      * BlockingIOError with what this call delivered */
     splicer_py_raise(err, what, s, err == -EAGAIN ? total : -1);
@@ -989,7 +1000,9 @@ static int splicer_py_timeout_arg(PyObject *o, int *ms) {
 /* transfer(session, fd_in, off_in, fd_out, off_out, length, timeout_ms,
  *          nonblock) -> delivered: open + drive to the end, in one call.
  * timeout_ms -1 follows the fds: wait while they are blocking ones, raise
- * BlockingIOError when one is O_NONBLOCK. */
+ * BlockingIOError when one is O_NONBLOCK.  Ends that an open refuses raise
+ * the open's error with SPLICER_OPT_LAZY_FILES too, where the kernel finds
+ * them out at the first step (see splicer_py_drive). */
 static PyObject *splicer_py_transfer(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
   splicer_session *s;
   int fds[2], timeout_ms, nb, r;
@@ -1019,7 +1032,7 @@ static PyObject *splicer_py_transfer(PyObject *self, PyObject *const *args, Py_s
     splicer_py_raise(r, "open", NULL, -1);
     return NULL;
   }
-  n = splicer_py_drive(s, 0, timeout_ms, "copy");
+  n = splicer_py_drive(s, 0, timeout_ms, "copy", 1);
   return n < 0 ? NULL : PyLong_FromLongLong(n);
 }
 
@@ -1109,7 +1122,7 @@ static PyObject *splicer_py_drive_fn(PyObject *self, PyObject *const *args, Py_s
   once = PyObject_IsTrue(args[1]);
   if (once < 0 || splicer_py_timeout_arg(args[2], &timeout_ms) < 0)
     return NULL;
-  n = splicer_py_drive(s, once, timeout_ms, once ? "step" : "run");
+  n = splicer_py_drive(s, once, timeout_ms, once ? "step" : "run", 0);
   return n < 0 ? NULL : PyLong_FromLongLong(n);
 }
 
@@ -1351,7 +1364,7 @@ static PyObject *splicer_py_sb_step(splicer_py_session_obj *self, PyObject *unus
     PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
     return NULL;
   }
-  n = splicer_py_drive(self->s, 1, self->nonblock ? 0 : self->wait_ms, "step");
+  n = splicer_py_drive(self->s, 1, self->nonblock ? 0 : self->wait_ms, "step", 0);
   return n < 0 ? NULL : PyLong_FromLongLong(n);
 }
 
@@ -1362,7 +1375,7 @@ static PyObject *splicer_py_sb_run(splicer_py_session_obj *self, PyObject *unuse
     PyErr_SetString(PyExc_ValueError, "splicer: the session is closed");
     return NULL;
   }
-  n = splicer_py_drive(self->s, 0, self->nonblock ? 0 : self->wait_ms, "run");
+  n = splicer_py_drive(self->s, 0, self->nonblock ? 0 : self->wait_ms, "run", 0);
   return n < 0 ? NULL : PyLong_FromLongLong(n);
 }
 

@@ -59,8 +59,11 @@ func getSession() (*Session, error) {
 	// The Go runtime's handler ignores the kernel's SIGPIPE (a program
 	// that called signal.Notify for it receives it, as for a write by os
 	// or net), so these sessions skip even the guard's one query per call;
-	// standard output and error follow os.File's rule (stdEPIPE).
-	return New(WithSIGPIPEGuard(false))
+	// standard output and error follow os.File's rule (stdEPIPE).  Their
+	// callers copy each file once and see the error of a lazy open as the
+	// error of an eager one (WithLazyFiles), so the open skips an fcntl(2)
+	// per regular file.
+	return New(WithSIGPIPEGuard(false), WithLazyFiles(true))
 }
 
 func putSession(s *Session) {

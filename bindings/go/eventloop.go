@@ -21,13 +21,14 @@ type OptionKey int
 
 // The session options.
 const (
-	OptPipeSize OptionKey = capi.OptPipeSize // most bytes one batch takes (own pipes: their size)
-	OptChunk    OptionKey = capi.OptChunk    // most bytes one syscall moves
-	OptNonblock OptionKey = capi.OptNonblock // 1: Step and Run never block
-	OptFallback OptionKey = capi.OptFallback // 1: fall back when the kernel refuses a method
-	OptMethods  OptionKey = capi.OptMethods  // bitmask of allowed methods (1 << Method)
-	OptSIGPIPE  OptionKey = capi.OptSigpipe  // 1: block and consume SIGPIPE around writes
-	OptPool     OptionKey = capi.OptPool     // 1: borrow pipes from the process-wide pool per batch
+	OptPipeSize  OptionKey = capi.OptPipeSize  // most bytes one batch takes (own pipes: their size)
+	OptChunk     OptionKey = capi.OptChunk     // most bytes one syscall moves
+	OptNonblock  OptionKey = capi.OptNonblock  // 1: Step and Run never block
+	OptFallback  OptionKey = capi.OptFallback  // 1: fall back when the kernel refuses a method
+	OptMethods   OptionKey = capi.OptMethods   // bitmask of allowed methods (1 << Method)
+	OptSIGPIPE   OptionKey = capi.OptSigpipe   // 1: block and consume SIGPIPE around writes
+	OptPool      OptionKey = capi.OptPool      // 1: borrow pipes from the process-wide pool per batch
+	OptLazyFiles OptionKey = capi.OptLazyFiles // 1: a copy's open skips a regular file's fcntl (see WithLazyFiles)
 )
 
 // Events says what Wait wants the caller to poll for.

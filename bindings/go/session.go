@@ -119,6 +119,23 @@ func WithMethods(ms ...Method) Option {
 // error follows os.File's rule (see Copy).
 func WithSIGPIPEGuard(on bool) Option { return boolOption(capi.OptSigpipe, on) }
 
+// WithLazyFiles says whether a copy's open leaves the access mode of a
+// regular file to the kernel (true) or reads it with fcntl(2) (false, the
+// default).  Lazy opens make one syscall less per regular file per open,
+// which counts for a program that copies many files once each; a file kept
+// with Keep was checked when it was kept either way.  The kernel's first
+// syscall of the transfer checks the same before any byte moves, so a
+// source not open for reading or a destination not open for writing is
+// EBADF from the first Step or Run instead of from Open, with nothing
+// moved, and the transfer ends as a refused open leaves it: Progress
+// reports no transfer (MethodNone), which tells this EBADF from a failed
+// step's.  So Copy, CopyN, CopyRange and their package-level forms give
+// the error of the open either way, with nothing written and no extra
+// syscall.  (The lazy open did replace the session's last transfer, which
+// an eager open's refusal leaves to Resume.)  Fan-outs (Tee, OpenTee) and
+// WriteBuf always check at open.
+func WithLazyFiles(on bool) Option { return boolOption(capi.OptLazyFiles, on) }
+
 // New creates a session with the given options.
 func New(opts ...Option) (*Session, error) {
 	h, r := capi.SessionNew()

@@ -308,6 +308,15 @@ func (x *xfer) run() {
 		if x.ctx != nil && x.ctx.Err() != nil {
 			x.err = x.ctx.Err()
 		}
+	case r == -int64(syscall.EBADF) && progressOf(x.h).Method == MethodNone:
+		// The open's own refusal, which a lazy open (WithLazyFiles) leaves
+		// to the first step: the core ended the transfer as a refused open
+		// leaves it, so it is reported as that open's error.  The lazy open
+		// had replaced the session's previous transfer: none is left to
+		// Resume.
+		x.opened = false
+		x.s.last = nil
+		x.err = &OpError{Op: x.op, Err: errnoOf(r)}
 	default:
 		x.err = errnoOf(r)
 	}

@@ -280,8 +280,9 @@ local option_id = {
   methods = core.OPT_METHODS,   -- a list of method names, or a bitmask
   sigpipe = core.OPT_SIGPIPE,
   pool = core.OPT_POOL,         -- false: the session keeps pipes of its own
+  lazy_files = core.OPT_LAZY_FILES,  -- true: a file's access mode checked by its first syscall
 }
-local boolean_option = { nonblock = true, fallback = true, sigpipe = true, pool = true }
+local boolean_option = { nonblock = true, fallback = true, sigpipe = true, pool = true, lazy_files = true }
 
 -- An option is named as in splicer.session{}, or given by its number
 -- (splicer.OPT_*), which is passed to the C library as it is.
@@ -298,8 +299,16 @@ local function check(self)
 end
 
 --- splicer.session{pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=,
--- pool=}: pool = false makes a session that creates and keeps pipes of its
--- own instead of borrowing them from splicer.pool for each batch.
+-- pool=, lazy_files=}: pool = false makes a session that creates and keeps
+-- pipes of its own instead of borrowing them from splicer.pool for each
+-- batch.  lazy_files = true saves one fcntl(2) per regular file per open (a
+-- file not kept), for programs that copy many files once each: the kernel
+-- checks the access mode at the transfer's first syscall instead, before any
+-- byte moves, so a source not open for reading or a destination not open
+-- for writing passes s:open() and is nil, message, "EBADF" from the first
+-- s:step() or s:run(), with nothing moved and the transfer ended as a
+-- refused open leaves it (progress method "none").  s:copy() returns the
+-- same either way; fan-outs and buffers always check at open.
 -- @return the session, or nil, message, errno_name.
 function M.session(opts)
   if opts ~= nil and type(opts) ~= "table" then error("splicer.session: options table expected", 2) end
@@ -316,8 +325,9 @@ function M.session(opts)
   return self
 end
 
---- s:set(name, value): booleans for nonblock/fallback/sigpipe/pool, a list
--- of method names for methods.  @return true, or nil, message, errno_name.
+--- s:set(name, value): booleans for nonblock/fallback/sigpipe/pool/lazy_files,
+-- a list of method names for methods.  @return true, or nil, message,
+-- errno_name.
 function Session:set(name, value)
   check(self)
   local id, msg0, err0 = option(name)
@@ -631,12 +641,14 @@ M.pool = pool
 
 -- ---------------------------------------------------------------------------
 -- One-shot convenience: splicer.copy(src, dst [, len]) on a shared session.
+-- Each call opens its fds once: lazy_files spares an fcntl(2) per file, and
+-- a failure is the same nil, message, errno_name an eager open gives.
 
 local shared
 function M.copy(src, dst, len)
   if not shared then
     local msg, err
-    shared, msg, err = M.session()
+    shared, msg, err = M.session { lazy_files = true }
     if not shared then return nil, msg, err end
   end
   local n, msg, err = shared:copy(src, dst, len)

@@ -104,15 +104,20 @@ static bool on_pseudo_fs(struct endpoint *ep) {
   return ep->pseudo_fs;
 }
 
-int splicer__classify(int fd, struct endpoint *ep, splicer_session *s) {
+int splicer__classify(int fd, struct endpoint *ep, splicer_session *s,
+                      bool lazy_file) {
   int r = endpoint_init(fd, ep);
   if (r < 0)
     return r;
   struct stat st;
   if (fstat(fd, &st) < 0)
     return -errno;
-  if ((r = read_flags(fd, ep)) < 0)
+  if (lazy_file && S_ISREG(st.st_mode)) {
+    ep->flags = O_RDWR;
+    ep->flags_unread = true;
+  } else if ((r = read_flags(fd, ep)) < 0) {
     return r;
+  }
   ep->dev = st.st_dev;
   ep->ino = st.st_ino;
   if (S_ISREG(st.st_mode)) {
@@ -150,7 +155,7 @@ int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
       (type == SPLICER_FD_UNKNOWN && kind != type))
     return -EINVAL;
   if (type == SPLICER_FD_UNKNOWN) {
-    int r = splicer__classify(fd, ep, s);
+    int r = splicer__classify(fd, ep, s, false);
     if (r < 0)
       return r;
     if (ep->kind == KIND_FILE) {
@@ -239,15 +244,37 @@ static int first_in_chain(const int *chain, uint32_t allowed) {
   return -EOPNOTSUPP;
 }
 
-int splicer__first_method(const splicer_session *s, uint32_t tried) {
-  uint32_t allowed = s->methods & ~tried;
+int splicer__opening_method(int kind, const struct endpoint *src,
+                            const struct endpoint *dst0, uint32_t methods,
+                            bool bulk_tcp) {
   /* sendfile(2) has no output offset: it would write at the destination's
    * position and move it, where the caller asked for neither */
-  if (s->dst[0].ep.off >= 0)
-    allowed &= ~(1u << SPLICER_METHOD_SENDFILE);
-  return first_in_chain(chain_for(s->kind, s->src.kind, s->dst[0].ep.records,
-                                  s->dst[0].ep.kind, s->bulk_tcp),
-                        allowed);
+  if (dst0->off >= 0)
+    methods &= ~(1u << SPLICER_METHOD_SENDFILE);
+  return first_in_chain(
+      chain_for(kind, src->kind, dst0->records, dst0->kind, bulk_tcp), methods);
+}
+
+int splicer__first_method(const splicer_session *s, uint32_t tried) {
+  return splicer__opening_method(s->kind, &s->src, &s->dst[0].ep,
+                                 s->methods & ~tried, s->bulk_tcp);
+}
+
+int splicer__settle_endpoint(struct endpoint *ep, bool source) {
+  if (!ep->flags_unread)
+    return 0;
+  int r = read_flags(ep->fd, ep);
+  if (r < 0)
+    return r;
+  ep->flags_unread = false;
+  return (ep->flags & O_ACCMODE) == (source ? O_WRONLY : O_RDONLY) ? -EBADF : 0;
+}
+
+int splicer__settle_flags(splicer_session *s) {
+  int r = splicer__settle_endpoint(&s->src, true);
+  for (size_t i = 0; r == 0 && i < s->n_dst; i++)
+    r = splicer__settle_endpoint(&s->dst[i].ep, false);
+  return r;
 }
 
 static bool is_inet(int fd) {
@@ -293,8 +320,8 @@ bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
 int splicer_method_for(int fd_in, int fd_out) {
   struct endpoint in, out;
   int r;
-  if ((r = splicer__classify(fd_in, &in, NULL)) < 0 ||
-      (r = splicer__classify(fd_out, &out, NULL)) < 0)
+  if ((r = splicer__classify(fd_in, &in, NULL, false)) < 0 ||
+      (r = splicer__classify(fd_out, &out, NULL, false)) < 0)
     return r;
   r = first_in_chain(chain_for(XFER_COPY, in.kind, out.records, out.kind,
                                splicer__bulk_tcp(&in, &out, SPLICER_TO_EOF)),
@@ -354,7 +381,8 @@ static void advance(struct endpoint *ep, int64_t n) {
 
 /* Errors that mean "this method cannot do this transfer", not "the
  * transfer failed".  EBADF counts only for an O_APPEND destination
- * (copy_file_range refuses those); every fd was validated at open.
+ * (copy_file_range refuses those); every fd was validated at open (a lazy
+ * open's files by the time this is asked, see refused_late).
  * EPERM: CIFS and some FUSE filesystems refuse copy_file_range with it. */
 static bool refusal(const splicer_session *s, int64_t err) {
   switch (-err) {
@@ -371,6 +399,29 @@ static bool refusal(const splicer_session *s, int64_t err) {
   }
 }
 
+/* The open's own refusal of a file, found after a lazy open: the transfer
+ * ends as a refused open leaves it (none open: progress of no transfer,
+ * method SPLICER_METHOD_NONE), which tells a caller that this -EBADF is the
+ * open's and not a failed step's.  The ends stay recorded until the call
+ * returns, so that flags set for the call are put back. */
+static int64_t refused_late(splicer_session *s, int64_t err) {
+  splicer__end_transfer(s);
+  s->kind = XFER_NONE;
+  return err;
+}
+
+/* Before a refusal is judged: an EBADF with nothing taken, where a lazy
+ * open left a file's flags unread, may be the kernel's check of what the
+ * open did not check.  @return 0, or the open's error (the transfer
+ * ended, refused_late). */
+static int64_t settle_before_refusal(splicer_session *s, int64_t err) {
+  int r;
+  if (err != -EBADF || s->consumed != 0 ||
+      (r = splicer__settle_flags(s)) == 0)
+    return 0;
+  return refused_late(s, r);
+}
+
 /* Move to the next method after the kernel refused the current one before
  * any byte moved.  @return RETRY, or @err when there is nothing to fall
  * back to (or fallback is off). */
@@ -383,6 +434,12 @@ static int64_t fall_back(splicer_session *s, int64_t err) {
   int next = splicer__first_method(s, tried);
   if (next < 0)
     return err;
+  /* a method that reads the source before it touches the destination
+   * needs the checks a lazy open left to the kernel done first */
+  int r;
+  if (!splicer__method_is_direct(s->kind, next, &s->dst[0].ep) &&
+      (r = splicer__settle_flags(s)) < 0)
+    return refused_late(s, r);
   s->tried = tried;
   s->method = next;
   s->stats.fallbacks++;
@@ -490,19 +547,24 @@ static void moved_direct(splicer_session *s, int64_t n) {
   s->dst[0].delivered += (uint64_t)n;
 }
 
-static bool is_direct(const splicer_session *s) {
-  switch (s->method) {
+bool splicer__method_is_direct(int kind, int method,
+                               const struct endpoint *dst0) {
+  switch (method) {
   case SPLICER_METHOD_COPY_FILE_RANGE:
   case SPLICER_METHOD_SENDFILE:
   case SPLICER_METHOD_SPLICE:
     return true;
   case SPLICER_METHOD_VMSPLICE:
-    return s->dst[0].ep.kind == KIND_PIPE;
+    return dst0->kind == KIND_PIPE;
   case SPLICER_METHOD_READ_WRITE:
-    return s->kind == XFER_BUF;
+    return kind == XFER_BUF;
   default:
     return false;
   }
+}
+
+static bool is_direct(const splicer_session *s) {
+  return splicer__method_is_direct(s->kind, s->method, &s->dst[0].ep);
 }
 
 /* After EAGAIN from a call that touches both ends: find the end that is not
@@ -580,11 +642,15 @@ static int64_t step_direct(splicer_session *s) {
     if (s->kind == XFER_BUF)
       return -EIO;
     /* procfs and friends: zero-copy reads 0 where read(2) has data */
-    if (s->consumed == 0 && on_pseudo_fs(in) && fall_back(s, 0) == RETRY)
-      return RETRY;
+    int64_t next;
+    if (s->consumed == 0 && on_pseudo_fs(in) && (next = fall_back(s, 0)) != 0)
+      return next; /* RETRY, or the open's refusal (refused_late) */
     s->src_eof = true;
     return 0;
   }
+  int64_t refused = settle_before_refusal(s, n);
+  if (refused < 0)
+    return refused;
   if (s->consumed == 0 && refusal(s, n))
     return fall_back(s, n);
   return n;
@@ -961,9 +1027,10 @@ static int64_t fill(splicer_session *s) {
       s->src_may_block = true;
       return EMPTY_DATAGRAM;
     }
+    int64_t next;
     if (s->consumed == 0 && !via_buf && on_pseudo_fs(&s->src) &&
-        fall_back(s, 0) == RETRY)
-      return RETRY;
+        (next = fall_back(s, 0)) != 0)
+      return next; /* RETRY, or the open's refusal (refused_late) */
     s->src_eof = true;
     return 0;
   }

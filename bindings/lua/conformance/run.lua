@@ -115,7 +115,7 @@ end
 local option_name = {
   PIPE_SIZE = "pipe_size", CHUNK = "chunk", NONBLOCK = "nonblock",
   FALLBACK = "fallback", METHODS = "methods", SIGPIPE = "sigpipe",
-  POOL = "pool",
+  POOL = "pool", LAZY_FILES = "lazy_files",
 }
 
 local pool_option_name = { MAX_PIPES = "max_pipes", MAX_IDLE = "max_idle", PIPE_SIZE = "pipe_size" }

@@ -50,6 +50,14 @@ function is_count(n, what)
   end
 end
 
+-- slurp(path): the whole content of a file
+function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 for _, file in ipairs(arg) do
   current_file = file:match("([^/]+)%.lua$") or file
   local chunk, err = loadfile(file)

@@ -10,13 +10,6 @@ local function tmpfile(content)
   return path
 end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 local function pattern(n)
   local t, line = {}, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
   for i = 1, math.floor(n / #line) + 1 do t[i] = line end

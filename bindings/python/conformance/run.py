@@ -46,6 +46,7 @@ OPTION_NAMES = {
     "METHODS": "methods",
     "SIGPIPE": "sigpipe",
     "POOL": "pool",
+    "LAZY_FILES": "lazy_files",
 }
 FLAGS = {
     "MOVE": splicer.raw.F_MOVE,

@@ -119,9 +119,10 @@ _OPTIONS: Final[dict[str, int]] = {
     "methods": _gen.OPT_METHODS,
     "sigpipe": _gen.OPT_SIGPIPE,
     "pool": _gen.OPT_POOL,
+    "lazy_files": _gen.OPT_LAZY_FILES,
 }
 _TO_EOF: Final = 2**64 - 1
-_BOOLEAN_OPTIONS: Final = frozenset({"nonblock", "fallback", "sigpipe", "pool"})
+_BOOLEAN_OPTIONS: Final = frozenset({"nonblock", "fallback", "sigpipe", "pool", "lazy_files"})
 
 
 def _method_mask(methods: Iterable[str] | int) -> int:
@@ -175,9 +176,19 @@ class Session(_core.SessionBase):
     """A transfer session: options, one open transfer at a time, statistics.
 
     ``Session(pipe_size=, chunk=, nonblock=, fallback=, methods=, sigpipe=,
-    pool=)``; every option may be left out (the C defaults).  Use it as a
-    context manager, or call ``close()``; an unclosed session is freed by the
-    collector.  A session is used by one thread at a time.
+    pool=, lazy_files=)``; every option may be left out (the C defaults).  Use
+    it as a context manager, or call ``close()``; an unclosed session is freed
+    by the collector.  A session is used by one thread at a time.
+
+    ``lazy_files=True`` saves one ``fcntl(F_GETFL)`` per regular file per
+    open (a file not kept): the kernel checks the access mode at the first
+    step instead, before any byte moves.  A source not open for reading or a
+    destination not open for writing then passes ``open()`` and makes the
+    first ``step()``/``run()`` raise ``OSError`` ``EBADF``, with nothing
+    moved and the transfer ended as a refused open leaves it (``progress``:
+    no method); ``copy()`` and ``copy_range()`` raise the open's error either
+    way.  For programs that copy many files once each (``splicer.copy`` uses
+    it).
 
     In blocking mode (the default) ``copy``, ``run`` and ``step`` wait for
     the fds (without the GIL) and can be interrupted; with ``nonblock=True``
@@ -197,6 +208,7 @@ class Session(_core.SessionBase):
         methods: Iterable[str] | int | None = None,
         sigpipe: bool | None = None,
         pool: bool | None = None,
+        lazy_files: bool | None = None,
     ) -> None:
         # the C session is made by SessionBase; _nonblock is the user's mode,
         # _wait_ms how long a blocking step may wait, decided at open: -1 for
@@ -212,6 +224,7 @@ class Session(_core.SessionBase):
             "methods": methods,
             "sigpipe": sigpipe,
             "pool": pool,
+            "lazy_files": lazy_files,
         }
         for name, value in opts.items():
             if value is not None:
@@ -553,7 +566,9 @@ _local = threading.local()
 def _session() -> Session:
     s: Session | None = getattr(_local, "session", None)
     if s is None:
-        s = _local.session = Session()
+        # each call opens its fds once: lazy files spare an fcntl per file,
+        # and copy() raises what an eager open would
+        s = _local.session = Session(lazy_files=True)
     return s
 
 

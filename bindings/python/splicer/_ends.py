@@ -60,10 +60,6 @@ def _fd_of(obj: object) -> int:
     return _check_fd(fileno(), obj)
 
 
-def _is_append(fd: int) -> bool:
-    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
-
-
 def read_ahead(obj: io.BufferedReader | io.BufferedRandom, fd: int, limit: int | None) -> bytes:
     """Take up to ``limit`` bytes that ``obj`` holds in its buffer.
 
@@ -153,13 +149,11 @@ class Destination:
             obj.flush()  # its pending bytes come before the transfer's
             binary: io.BufferedIOBase = obj.buffer if isinstance(obj, io.TextIOWrapper) else obj
             if binary.seekable():
-                # the transfer advances the fd: tell the object where it is
-                # now, or its cached position would be stale
-                if _is_append(self.fd):
-                    self.after = lambda n: binary.seek(0, io.SEEK_END)
-                else:
-                    pos = binary.tell()
-                    self.after = lambda n: binary.seek(pos + n)
+                # the transfer advances the fd: the object takes the fd's
+                # position afterwards, or its cached one would be stale.  It
+                # is where the transfer's last write ended, appending or
+                # not, so the fd's flags need not be read (an fcntl(2)).
+                self.after = lambda n: binary.seek(0, io.SEEK_CUR)
 
 
 def min_timeout(values: list[int]) -> int:

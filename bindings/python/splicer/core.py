@@ -129,6 +129,7 @@ OPT_FALLBACK = _core.OPT_FALLBACK
 OPT_METHODS = _core.OPT_METHODS
 OPT_SIGPIPE = _core.OPT_SIGPIPE
 OPT_POOL = _core.OPT_POOL
+OPT_LAZY_FILES = _core.OPT_LAZY_FILES
 
 def session_set(s, option, value):
     return _core.session_set(s, option, value)

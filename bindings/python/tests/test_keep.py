@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
-import re
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from conftest import data, recv_all
+from conftest import data, recv_all, strace_phases
 
 import splicer
 from splicer import FdKind, FileLike
@@ -457,46 +451,8 @@ print(json.dumps({"n": N, "phases": phases}))
 def _traced_counts() -> tuple[int, dict[str, int]]:
     """Run _CHILD under strace: per phase, the fstat/fcntl-family syscalls
     made on the phase's fds."""
-    strace = shutil.which("strace")
-    if strace is None:
-        pytest.skip("strace is not installed")
-    env = dict(os.environ)
-    pkg_root = str(Path(splicer.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = pkg_root + os.pathsep + env.get("PYTHONPATH", "")
-    with tempfile.TemporaryDirectory() as tmp:
-        trace = Path(tmp) / "trace"
-        r = subprocess.run(
-            [strace, "-f", "-qq", "-o", str(trace),
-             "-e", "trace=fstat,newfstatat,statx,fcntl",
-             sys.executable, "-c", _CHILD, str(_MARK)],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
-        if r.returncode != 0 and "ptrace" in r.stderr.lower():
-            pytest.skip(f"strace cannot trace here: {r.stderr.strip()}")
-        assert r.returncode == 0, r.stderr
-        lines = trace.read_text().splitlines()
-    report = json.loads(r.stdout)
-    call = re.compile(r"^(?:\d+\s+)?(\w+)\((-?\d+),")
-    segments: list[list[tuple[str, int]]] = []
-    current: list[tuple[str, int]] | None = None
-    for line in lines:
-        m = call.match(line)
-        if not m:
-            continue
-        if int(m.group(2)) == _MARK:
-            if current is None:
-                current = []
-            else:
-                segments.append(current)
-                current = None
-        elif current is not None:
-            current.append((m.group(1), int(m.group(2))))
-    assert len(segments) == len(report["phases"])
-    counts = {
-        name: sum(1 for _, fd in seg if fd in fds)
-        for (name, fds), seg in zip(report["phases"], segments, strict=True)
-    }
-    return report["n"], counts
+    n, phases = strace_phases(_CHILD, _MARK)
+    return n, {name: sum(1 for _, fd, _ in calls if fd in fds) for name, fds, calls in phases}
 
 
 def test_opens_on_kept_fds_make_no_fstat_or_fcntl() -> None:

@@ -47,7 +47,7 @@ class CaseRun
   MFD_CLOEXEC = 1
   OPTION_NAMES = { "PIPE_SIZE" => :pipe_size, "CHUNK" => :chunk, "NONBLOCK" => :nonblock,
                    "FALLBACK" => :fallback, "METHODS" => :methods, "SIGPIPE" => :sigpipe,
-                   "POOL" => :pool }.freeze
+                   "POOL" => :pool, "LAZY_FILES" => :lazy_files }.freeze
   POOL_OPTION_NAMES = { "MAX_PIPES" => :max_pipes, "MAX_IDLE" => :max_idle, "PIPE_SIZE" => :pipe_size }.freeze
   FLAG_VALUES = { "MOVE" => Splicer::F_MOVE, "NONBLOCK" => Splicer::F_NONBLOCK,
                   "MORE" => Splicer::F_MORE, "GIFT" => Splicer::F_GIFT }.freeze

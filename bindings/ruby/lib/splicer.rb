@@ -76,9 +76,10 @@ module Splicer
   OPTIONS = {
     pipe_size: Core::OPT_PIPE_SIZE, chunk: Core::OPT_CHUNK, nonblock: Core::OPT_NONBLOCK,
     fallback: Core::OPT_FALLBACK, methods: Core::OPT_METHODS, sigpipe: Core::OPT_SIGPIPE,
-    pool: Core::OPT_POOL
+    pool: Core::OPT_POOL, lazy_files: Core::OPT_LAZY_FILES
   }.freeze
-  BOOLEAN_OPTIONS = [Core::OPT_NONBLOCK, Core::OPT_FALLBACK, Core::OPT_SIGPIPE, Core::OPT_POOL].freeze
+  BOOLEAN_OPTIONS = [Core::OPT_NONBLOCK, Core::OPT_FALLBACK, Core::OPT_SIGPIPE, Core::OPT_POOL,
+                     Core::OPT_LAZY_FILES].freeze
   private_constant :BOOLEAN_OPTIONS
 
   # The chunk of the one-shot copies (Splicer.copy, IO::Splice.copy_stream):
@@ -93,9 +94,11 @@ module Splicer
     # Copy from src to dst until end of file (or len bytes) on a session
     # taken from a small shared set, as IO.copy_stream does.
     # Returns the bytes copied.  When it fails, what the session held
-    # undelivered is dropped (keep a Session to resume instead).
+    # undelivered is dropped (keep a Session to resume instead).  The
+    # sessions have lazy_files on: each call opens its descriptors once, and
+    # raises what an eager open would.
     def copy(src, dst, len = nil)
-      session = @free_sessions.pop || Session.new(chunk: ONE_SHOT_CHUNK)
+      session = @free_sessions.pop || Session.new(chunk: ONE_SHOT_CHUNK, lazy_files: true)
       begin
         session.copy(src, dst, len)
       rescue Exception # Thread#kill and Thread#raise too: never leave the next caller an EBUSY
@@ -318,8 +321,19 @@ module Splicer
     #   sigpipe:   false: let SIGPIPE reach the process's handler
     #   pool:      false: the session keeps pipes of its own instead of
     #              borrowing the process-wide pool's for each batch
+    #   lazy_files: true: an open does not read the status flags of a
+    #              regular file that is not kept, one fcntl(2) less per file,
+    #              for programs that copy many files once each; the kernel
+    #              checks the access mode at the first step instead, before
+    #              any byte moves.  A source not open for reading or a
+    #              destination not open for writing then passes #open, and
+    #              the first #step or #run raises Errno::EBADF with nothing
+    #              moved and the transfer ended as a refused open leaves it
+    #              (#progress: method :none); #copy and #copy_range raise the
+    #              open's error either way.  Fan-outs and buffers always
+    #              check at open.
     def initialize(pipe_size: nil, chunk: nil, nonblock: nil, fallback: nil, methods: nil,
-                   sigpipe: nil, pool: nil)
+                   sigpipe: nil, pool: nil, lazy_files: nil)
       @h = Core.session_new
       @nonblock = false
       @own = nil
@@ -331,14 +345,16 @@ module Splicer
       # the GVL released and interruptible (see the file's head).
       Core.session_set(@h, Core::OPT_NONBLOCK, 1)
       { pipe_size: pipe_size, chunk: chunk, nonblock: nonblock, fallback: fallback, methods: methods,
-        sigpipe: sigpipe, pool: pool }.each { |name, value| set(name, value) unless value.nil? }
+        sigpipe: sigpipe, pool: pool, lazy_files: lazy_files }.each do |name, value|
+        set(name, value) unless value.nil?
+      end
     rescue StandardError
       close
       raise
     end
 
     # Set an option by name (or C number).  Booleans for nonblock,
-    # fallback, sigpipe and pool; method names for methods.
+    # fallback, sigpipe, pool and lazy_files; method names for methods.
     def set(name, value)
       id = Splicer.option_id(name)
       v = Splicer.option_value(id, value)
@@ -418,7 +434,7 @@ module Splicer
 
       Core.open(h, src, nil, dst, nil, rest(len, early))
       started(src, [dst])
-      done(early + Core.drive(h, false, self, @own, OP_COPY, true, @sigpipe))
+      done(early + drive_opened(h, OP_COPY))
     end
 
     # Copy with explicit offsets: an Integer offset reads (writes) there and
@@ -430,7 +446,7 @@ module Splicer
 
       Core.open(h, src, off_in, dst, rest(off_out, -early), rest(len, early))
       started(src, [dst])
-      done(early + Core.drive(h, false, self, @own, OP_COPY_RANGE, true, @sigpipe))
+      done(early + drive_opened(h, OP_COPY_RANGE))
     end
 
     # The same bytes from src to every destination (1 .. TEE_MAX of any
@@ -562,6 +578,19 @@ module Splicer
     def done(bytes)
       @ends = nil
       bytes
+    end
+
+    # Drives a copy this call opened.  An EBADF that left no transfer (no
+    # method) is the open's own refusal, which a lazy open (lazy_files) leaves
+    # to the kernel's check at the first step: raise what that open raises,
+    # so that the option changes no copy's outcome.
+    def drive_opened(h, op)
+      Core.drive(h, false, self, @own, op, true, @sigpipe)
+    rescue Errno::EBADF
+      raise unless progress.method == :none
+
+      @ends = nil # nothing left to keep them for
+      raise Errno::EBADF, "splicer_open", cause: nil
     end
 
     # A length (or offset) less what read_ahead delivered; nil stays nil, and

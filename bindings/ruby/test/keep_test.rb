@@ -1,11 +1,12 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
-require "json"
-require "open3"
+require_relative "strace_helper"
 
 # Kept descriptors: Session#keep, #forget, #forget_all.
 class KeepTest < Minitest::Test
+  include StraceHelper
+
   def test_constants
     assert_equal 8, Splicer::KEEP_MAX
     assert_equal({ unknown: 0, stream: 1, dgram: 2, seqpacket: 3, pipe: 4 }, Splicer::FD_KINDS)
@@ -225,8 +226,7 @@ class KeepTest < Minitest::Test
     end
   end
 
-  MARK = 9999 # fcntl(F_GETFL) of this fd (not open) separates the phases in the trace
-
+  # run by strace_phases, which defines MARK and mark (the call on it) first
   CHILD = <<~'RUBY'
     require "json"
     require "socket"
@@ -234,13 +234,7 @@ class KeepTest < Minitest::Test
     require "splicer"
 
     N = 20
-    MARK = Integer(ARGV[0])
     phases = []
-    mark = lambda do
-      Splicer::Core.nonblocking?(MARK)
-    rescue Errno::EBADF
-      nil
-    end
     phase = lambda do |name, fds, &body|
       mark.call
       body.call
@@ -302,30 +296,8 @@ class KeepTest < Minitest::Test
   # Runs CHILD under strace: per phase, the fstat/fcntl-family syscalls made
   # on the phase's descriptors.
   def traced_counts
-    strace = ENV.fetch("PATH", "").split(File::PATH_SEPARATOR).map { |d| File.join(d, "strace") }
-                .find { |f| File.executable?(f) }
-    skip "strace is not installed" unless strace
-    trace = path("trace")
-    libs = $LOAD_PATH.grep(%r{bindings/ruby/(lib|build/lib)}).flat_map { |d| ["-I", d] }
-    out, err, status = Open3.capture3(strace, "-f", "-qq", "-o", trace,
-                                      "-e", "trace=fstat,newfstatat,statx,fcntl",
-                                      RbConfig.ruby, *libs, "-e", CHILD, MARK.to_s)
-    skip "strace cannot trace here: #{err.strip}" if !status.success? && err =~ /ptrace/i
-    assert status.success?, err
-    report = JSON.parse(out)
-    segments = []
-    current = nil
-    File.foreach(trace) do |line|
-      m = /\A(?:\d+\s+)?(\w+)\((-?\d+),/.match(line) or next
-      if m[2].to_i == MARK
-        if current then segments << current && current = nil else current = [] end
-      elsif current
-        current << m[2].to_i
-      end
-    end
-    assert_equal report["phases"].size, segments.size
-    counts = report["phases"].zip(segments).to_h { |(name, fds), seg| [name, seg.count { |fd| fds.include?(fd) }] }
-    [report["n"], counts]
+    n, phases = strace_phases(CHILD, trace: "fstat,newfstatat,statx,fcntl")
+    [n, phases.to_h { |name, fds, calls| [name, calls.count { |_, fd, _| fds.include?(fd) }] }]
   end
 
   def test_opens_on_kept_descriptors_make_no_fstat_or_fcntl

@@ -107,7 +107,8 @@ static int option_arg(struct step_env *e, int *opt) {
   } opts[] = {{"PIPE_SIZE", SPLICER_OPT_PIPE_SIZE}, {"CHUNK", SPLICER_OPT_CHUNK},
               {"NONBLOCK", SPLICER_OPT_NONBLOCK},   {"FALLBACK", SPLICER_OPT_FALLBACK},
               {"METHODS", SPLICER_OPT_METHODS},     {"SIGPIPE", SPLICER_OPT_SIGPIPE},
-              {"POOL", SPLICER_OPT_POOL}};
+              {"POOL", SPLICER_OPT_POOL},
+              {"LAZY_FILES", SPLICER_OPT_LAZY_FILES}};
   const jval *v = json_get(e->st, "option");
   if (v && v->t == J_NUM && v->is_int) {
     *opt = (int)v->i;

@@ -140,13 +140,14 @@ const (
 
 // enum splicer_option
 const (
-	OptPipeSize = C.SPLICER_OPT_PIPE_SIZE
-	OptChunk    = C.SPLICER_OPT_CHUNK
-	OptNonblock = C.SPLICER_OPT_NONBLOCK
-	OptFallback = C.SPLICER_OPT_FALLBACK
-	OptMethods  = C.SPLICER_OPT_METHODS
-	OptSigpipe  = C.SPLICER_OPT_SIGPIPE
-	OptPool     = C.SPLICER_OPT_POOL
+	OptPipeSize  = C.SPLICER_OPT_PIPE_SIZE
+	OptChunk     = C.SPLICER_OPT_CHUNK
+	OptNonblock  = C.SPLICER_OPT_NONBLOCK
+	OptFallback  = C.SPLICER_OPT_FALLBACK
+	OptMethods   = C.SPLICER_OPT_METHODS
+	OptSigpipe   = C.SPLICER_OPT_SIGPIPE
+	OptPool      = C.SPLICER_OPT_POOL
+	OptLazyFiles = C.SPLICER_OPT_LAZY_FILES
 )
 
 // SPLICER_KEEP_MAX, enum splicer_fd_kind and SPLICER_FD_NONBLOCK.

@@ -122,7 +122,7 @@ func mask(v any) (int64, error) {
 var optionKeys = map[string]splicer.OptionKey{
 	"PIPE_SIZE": splicer.OptPipeSize, "CHUNK": splicer.OptChunk, "NONBLOCK": splicer.OptNonblock,
 	"FALLBACK": splicer.OptFallback, "METHODS": splicer.OptMethods, "SIGPIPE": splicer.OptSIGPIPE,
-	"POOL": splicer.OptPool,
+	"POOL": splicer.OptPool, "LAZY_FILES": splicer.OptLazyFiles,
 }
 
 var poolOptionKeys = map[string]splicer.PoolKey{

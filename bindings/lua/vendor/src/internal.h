@@ -58,6 +58,9 @@ struct endpoint {
   int64_t off;       /* >= 0: our copy of the offset; SPLICER_OFF_CUR: fd's */
   int flags;         /* F_GETFL at open */
   bool pseudo_fs;    /* procfs, sysfs, ...: sizes lie, zero-copy may read 0 */
+  bool flags_unread; /* a regular file whose F_GETFL the open skipped
+                        (SPLICER_OPT_LAZY_FILES): flags say O_RDWR until
+                        splicer__settle_flags() reads them */
   bool fs_unasked;   /* a file of size 0 whose filesystem is asked only if a
                         zero-copy read of it gives 0 at once: pseudo_fs
                         matters for a source, and only then */
@@ -113,6 +116,7 @@ struct splicer_session {
   bool fallback;
   bool sigpipe_guard;
   bool pooled; /* SPLICER_OPT_POOL */
+  bool lazy_files; /* SPLICER_OPT_LAZY_FILES */
   uint32_t methods;
 
   /* internal pipes: pipes[0] takes bytes from the source; for a tee to n
@@ -199,14 +203,31 @@ int splicer__ensure_pipes(splicer_session *s, size_t n);
 void splicer__end_transfer(splicer_session *s);
 
 /* transfer.c */
-/* @s may be NULL (no memo of socket types) */
-int splicer__classify(int fd, struct endpoint *ep, splicer_session *s);
+/* @s may be NULL (no memo of socket types).  @lazy_file: a regular file's
+ * flags are left unread (flags_unread). */
+int splicer__classify(int fd, struct endpoint *ep, splicer_session *s,
+                      bool lazy_file);
+/* Read the flags the open left unread and check them as the open would
+ * have: 0, or -EBADF (a source not readable, a destination not writable,
+ * O_PATH) or fcntl's -errno.  Nothing is changed on failure but the flags
+ * read. */
+int splicer__settle_flags(splicer_session *s);
+/* The same for one end, a source or a destination. */
+int splicer__settle_endpoint(struct endpoint *ep, bool source);
 /* splicer_session_keep()'s classification of @fd as @kind */
 int splicer__classify_kept(int fd, int kind, struct endpoint *ep,
                            splicer_session *s);
 /* a kept regular file's size as of now (fstat); 0 or -errno */
 int splicer__refresh_size(struct endpoint *ep);
 int splicer__first_method(const splicer_session *s, uint32_t tried);
+/* The method a copy or fan-out opened with these ends would start with:
+ * the method, or -EOPNOTSUPP when none of @methods applies. */
+int splicer__opening_method(int kind, const struct endpoint *src,
+                            const struct endpoint *dst0, uint32_t methods,
+                            bool bulk_tcp);
+/* Whether @method moves bytes with one syscall that names both ends (for a
+ * copy: copy_file_range, sendfile, splice) */
+bool splicer__method_is_direct(int kind, int method, const struct endpoint *dst0);
 bool splicer__bulk_tcp(const struct endpoint *in, const struct endpoint *out,
                        uint64_t len);
 /* where a file endpoint reads or writes next: its offset by value, or its

@@ -203,6 +203,11 @@ int splicer_session_set(splicer_session *s, int option, int64_t value) {
     }
     s->pooled = value;
     return 0;
+  case SPLICER_OPT_LAZY_FILES:
+    if (!is_bool(value))
+      return -EINVAL;
+    s->lazy_files = value;
+    return 0;
   default:
     return -EINVAL;
   }
@@ -237,6 +242,9 @@ int splicer_session_get(const splicer_session *s, int option, int64_t *value) {
     return 0;
   case SPLICER_OPT_POOL:
     *value = s->pooled;
+    return 0;
+  case SPLICER_OPT_LAZY_FILES:
+    *value = s->lazy_files;
     return 0;
   default:
     return -EINVAL;
@@ -293,18 +301,20 @@ static int check_offset(const struct endpoint *ep, int64_t off) {
   return 0;
 }
 
-/* A kept fd's endpoint as kept; any other fd classified now. */
-static int endpoint_of(splicer_session *s, int fd, struct endpoint *ep) {
+/* A kept fd's endpoint as kept; any other fd classified now, leaving a
+ * regular file's flags unread when @lazy_file. */
+static int endpoint_of(splicer_session *s, int fd, struct endpoint *ep,
+                       bool lazy_file) {
   size_t i = kept_index(s, fd);
   if (i == s->n_kept)
-    return splicer__classify(fd, ep, s);
+    return splicer__classify(fd, ep, s, lazy_file);
   *ep = s->kept[i];
   return 0;
 }
 
 static int classify_source(splicer_session *s, int fd, int64_t off,
-                           struct endpoint *ep) {
-  int r = endpoint_of(s, fd, ep);
+                           struct endpoint *ep, bool lazy_file) {
+  int r = endpoint_of(s, fd, ep, lazy_file);
   if (r < 0)
     return r;
   if ((ep->flags & O_ACCMODE) == O_WRONLY)
@@ -316,8 +326,9 @@ static int classify_source(splicer_session *s, int fd, int64_t off,
 }
 
 static int classify_destination(splicer_session *s, int fd, int64_t off,
-                                struct endpoint *ep) {
-  int r = endpoint_of(s, fd, ep);
+                                struct endpoint *ep, bool lazy_file) {
+  /* an offset on an O_APPEND file is refused at open: its flags decide */
+  int r = endpoint_of(s, fd, ep, lazy_file && off < 0);
   if (r < 0)
     return r;
   if ((ep->flags & O_ACCMODE) == O_RDONLY)
@@ -340,8 +351,8 @@ static int classify_destination(splicer_session *s, int fd, int64_t off,
  * (copy_file_range(2) refuses it with EINVAL too).  A length to the end of
  * the file is fixed to its size at open, so the copy never chases its own
  * output.  *len receives the length to use. */
-static int check_self_transfer(struct endpoint *in,
-                               const struct endpoint *out, uint64_t *len) {
+static int check_self_transfer(struct endpoint *in, struct endpoint *out,
+                               uint64_t *len) {
   if (in->kind != out->kind || in->dev != out->dev || in->ino != out->ino ||
       in->anonymous || out->anonymous)
     return 0;
@@ -356,6 +367,9 @@ static int check_self_transfer(struct endpoint *in,
   }
   int r = splicer__refresh_size(in);
   if (r < 0)
+    return r;
+  /* O_APPEND decides where the copy writes */
+  if ((r = splicer__settle_endpoint(out, false)) < 0)
     return r;
   int64_t pin = splicer__position(in);
   int64_t pout = out->off < 0 && (out->flags & O_APPEND) ? in->size
@@ -386,13 +400,45 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   struct destination dst[SPLICER_TEE_MAX];
   memset(dst, 0, n_out * sizeof dst[0]); /* only n_out are used */
   int r;
-  if (kind != XFER_BUF && (r = classify_source(s, fd_in, off_in, &src)) < 0)
-    return r;
+  bool lazy = s->lazy_files && kind == XFER_COPY && len > 0;
+  size_t n_seen = 0; /* destinations looked at, for a refusal's order (one
+                        whose fstat failed has no flags left unread) */
+  if (kind != XFER_BUF &&
+      (r = classify_source(s, fd_in, off_in, &src, lazy)) < 0)
+    goto refused;
   for (size_t i = 0; i < n_out; i++) {
-    if ((r = classify_destination(s, fds_out[i], off_out, &dst[i].ep)) < 0)
-      return r;
+    n_seen = i + 1;
+    if ((r = classify_destination(s, fds_out[i], off_out, &dst[i].ep, lazy)) < 0)
+      goto refused;
     if (kind != XFER_BUF &&
         (r = check_self_transfer(&src, &dst[i].ep, &len)) < 0)
+      goto refused;
+  }
+  bool bulk_tcp = kind == XFER_COPY && splicer__bulk_tcp(&src, &dst[0].ep, len);
+  /* splice(2) refuses O_APPEND files.  A single destination finds out
+   * before any byte moved and falls back; in a fan-out another destination
+   * may already have its bytes by then, so decide here.  Datagram
+   * destinations need one write per datagram, which tee's pipes cannot
+   * promise either. */
+  uint32_t tried = 0;
+  if (kind == XFER_TEE)
+    for (size_t i = 0; i < n_out; i++)
+      if ((dst[i].ep.kind == KIND_FILE && (dst[i].ep.flags & O_APPEND)) ||
+          dst[i].ep.records)
+        tried |= 1u << SPLICER_METHOD_TEE;
+  int m = splicer__opening_method(kind, &src, &dst[0].ep, s->methods & ~tried,
+                                  bulk_tcp);
+  if (m < 0) {
+    r = m;
+    goto refused;
+  }
+  /* A lazy open leaves a file's access mode to the kernel's first syscall,
+   * which checks both ends only when it names both; a method that reads
+   * the source first, or a transfer cut short by len 0 (now fixed by a
+   * copy onto itself), checks here.  */
+  if (lazy && (len == 0 || !splicer__method_is_direct(kind, m, &dst[0].ep))) {
+    if ((r = splicer__settle_endpoint(&src, true)) < 0 ||
+        (r = splicer__settle_endpoint(&dst[0].ep, false)) < 0)
       return r;
   }
 
@@ -404,7 +450,6 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   s->len = len;
   s->consumed = 0;
   s->src_eof = false;
-  s->tried = 0;
   s->rw_len = 0;
   s->batch = BATCH_NONE;
   s->dst_blocked = false;
@@ -412,26 +457,24 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   s->attributed = 0;
   s->dgram_max = src.dgram ? SIZE_MAX : SPLICER_DGRAM_SIZE;
   s->batch_limit = 0;
-  s->bulk_tcp = kind == XFER_COPY && splicer__bulk_tcp(&src, &dst[0].ep, len);
-  /* splice(2) refuses O_APPEND files.  A single destination finds out
-   * before any byte moved and falls back; in a fan-out another destination
-   * may already have its bytes by then, so decide here.  Datagram
-   * destinations need one write per datagram, which tee's pipes cannot
-   * promise either. */
-  if (kind == XFER_TEE)
-    for (size_t i = 0; i < n_out; i++)
-      if ((dst[i].ep.kind == KIND_FILE && (dst[i].ep.flags & O_APPEND)) ||
-          dst[i].ep.records)
-        s->tried |= 1u << SPLICER_METHOD_TEE;
-  int m = splicer__first_method(s, s->tried);
-  if (m < 0) {
-    s->kind = XFER_NONE;
-    s->n_dst = 0;
-    return m;
-  }
+  s->bulk_tcp = bulk_tcp;
+  s->tried = tried;
   s->method = m;
   s->active = len > 0;
   return 0;
+
+refused:
+  /* An eager open checks each end's access mode before its offset, and
+   * the source before the destinations: a lazy open refused for another
+   * reason gives the error the eager one would have met first. */
+  if (lazy) {
+    int e = splicer__settle_endpoint(&src, true);
+    for (size_t i = 0; e == 0 && i < n_seen; i++)
+      e = splicer__settle_endpoint(&dst[i].ep, false);
+    if (e < 0)
+      return e;
+  }
+  return r;
 }
 
 int splicer_open(splicer_session *s, int fd_in, int64_t off_in, int fd_out,

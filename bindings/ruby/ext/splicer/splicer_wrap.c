@@ -4181,6 +4181,7 @@ SWIGEXPORT void Init_core(void) {
   rb_define_const(mCore, "OPT_METHODS", SWIG_From_int((int)(SPLICER_OPT_METHODS)));
   rb_define_const(mCore, "OPT_SIGPIPE", SWIG_From_int((int)(SPLICER_OPT_SIGPIPE)));
   rb_define_const(mCore, "OPT_POOL", SWIG_From_int((int)(SPLICER_OPT_POOL)));
+  rb_define_const(mCore, "OPT_LAZY_FILES", SWIG_From_int((int)(SPLICER_OPT_LAZY_FILES)));
   rb_define_module_function(mCore, "session_set", _wrap_session_set, -1);
   rb_define_module_function(mCore, "session_get", _wrap_session_get, -1);
   rb_define_const(mCore, "KEEP_MAX", SWIG_From_int((int)(8)));

@@ -58,7 +58,7 @@ class IO
           dst = File.open(dst, "wb")
           opened << dst
         end
-        n = Splicer::Session.open(chunk: Splicer::ONE_SHOT_CHUNK) do |s|
+        n = Splicer::Session.open(chunk: Splicer::ONE_SHOT_CHUNK, lazy_files: true) do |s|
           src_offset ? s.copy_range(src, src_offset, dst, nil, len) : s.copy(src, dst, len)
         end
         raise EOFError, "end of file reached (#{n} of #{len} bytes copied)" if len && n < len

@@ -388,6 +388,7 @@ fn option(v: &Value) -> Opt {
         Some("METHODS") => Opt::METHODS,
         Some("SIGPIPE") => Opt::SIGPIPE,
         Some("POOL") => Opt::POOL,
+        Some("LAZY_FILES") => Opt::LAZY_FILES,
         _ => Opt(v.as_i64().unwrap_or(-1) as i32),
     }
 }

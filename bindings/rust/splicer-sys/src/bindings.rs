@@ -51,6 +51,7 @@ pub const SPLICER_OPT_FALLBACK: splicer_option = 201;
 pub const SPLICER_OPT_METHODS: splicer_option = 202;
 pub const SPLICER_OPT_SIGPIPE: splicer_option = 203;
 pub const SPLICER_OPT_POOL: splicer_option = 204;
+pub const SPLICER_OPT_LAZY_FILES: splicer_option = 205;
 pub type splicer_option = ::std::os::raw::c_uint;
 unsafe extern "C" {
     #[doc = " splicer_session_set() - set an option (enum splicer_option).\n @return 0, or -EINVAL (NULL session, unknown option, value out of\n         range), -EBUSY (PIPE_SIZE while bytes are pending)."]

@@ -28,6 +28,9 @@
 //!   [kind](KnownKind) (std's and tokio's sockets), a cheaper open.
 //! - [`Session::keep`], [`Session::forget`]: fds classified once for every
 //!   later open of a session ([`FdKind`]).
+//! - [`Builder`]: a session's options ([`Opt`]), among them
+//!   [`lazy_files`](Builder::lazy_files): a regular file's access mode left
+//!   to the kernel's check at the first syscall, one fcntl(2) less per file.
 //! - [`Session`]: [`copy`](Session::copy), [`copy_n`](Session::copy_n),
 //!   [`copy_range`](Session::copy_range), [`tee`](Session::tee),
 //!   [`send_buf`](Session::send_buf); and for event loops, a resumable
@@ -110,16 +113,24 @@ thread_local! {
     static SESSION: RefCell<Option<Session<'static>>> = const { RefCell::new(None) };
 }
 
+/// The session of the one-shot calls.  Their callers see one error for open
+/// and transfer together, so a file's access mode may as well be left to the
+/// kernel's check at the first syscall ([`Opt::LAZY_FILES`]): one fcntl(2)
+/// less per regular file, and the same error.
+fn thread_session() -> io::Result<Session<'static>> {
+    Session::builder().lazy_files(true).build()
+}
+
 fn with_thread_session<R>(f: impl FnOnce(&mut Session<'static>) -> io::Result<R>) -> io::Result<R> {
     SESSION.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slot) => {
             if slot.is_none() {
-                *slot = Some(Session::new()?);
+                *slot = Some(thread_session()?);
             }
             f(slot.as_mut().unwrap())
         }
         // Re-entered (from a signal handler or a Drop): use a fresh session.
-        Err(_) => f(&mut Session::new()?),
+        Err(_) => f(&mut thread_session()?),
     })
 }
 
@@ -127,7 +138,10 @@ fn with_thread_session<R>(f: impl FnOnce(&mut Session<'static>) -> io::Result<R>
 /// with the fastest method the kernel allows.  Returns the bytes copied.
 ///
 /// It uses a session kept per thread; a staged transfer borrows its pipe
-/// from the [`pool`].
+/// from the [`pool`].  That session leaves a regular file's access mode to
+/// the kernel's check at the first syscall ([`Opt::LAZY_FILES`]), one
+/// fcntl(2) less per file: a file opened the wrong way round is the same
+/// `EBADF`, with nothing copied.
 /// It blocks until done even on non-blocking fds (it polls on `EAGAIN`);
 /// for an event loop use [`Session::open`] or the `tokio` module.
 ///
@@ -148,7 +162,7 @@ pub fn copy(src: impl AsFd, dst: impl AsFd) -> io::Result<u64> {
 /// std's `TcpStream`, `UnixStream`, `UnixDatagram`; tokio's sockets and
 /// pipes).  The open then makes no fstat(2) for them: a socket's flags are
 /// read with one fcntl(2) (none for tokio's, always non-blocking), where
-/// [`copy`] makes fstat(2) and fcntl(2) per fd.  Files and other fds are
+/// [`copy`] makes fstat(2) and fcntl(2) for each.  Files and other fds are
 /// classified as by [`copy`].  See [`Session::copy_known`].
 ///
 /// # Errors

@@ -92,6 +92,27 @@ impl Opt {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub const POOL: Opt = Opt(sys::SPLICER_OPT_POOL as i32);
+    /// 1: a copy's open does not read the status flags of a regular file
+    /// that is not [kept](Session::keep) with fcntl(2): one syscall less per
+    /// file per open.  The kernel checks the access mode at the transfer's
+    /// first syscall, before any byte moves, so a source not open for
+    /// reading or a destination not open for writing is `EBADF` from the
+    /// first [`step`](Session::step) or [`run`](Session::run) instead of
+    /// from the [`open`](Session::open), with nothing moved, and the
+    /// transfer ends as a refused open leaves it: [`progress`](Session::progress)
+    /// reports no transfer ([`Method::None`]), which tells this `EBADF`
+    /// from a failed step's.  The whole-transfer calls ([`Session::copy`],
+    /// ...) so return the same error either way.  Fan-outs, buffers, a length of 0 and the opens whose
+    /// first method reads the source before it writes check at open
+    /// regardless.  0 (default): every check at open.  The per-thread
+    /// session of [`copy`](crate::copy) and its siblings has it on.
+    ///
+    /// ```
+    /// let s = splicer::Session::builder().lazy_files(true).build()?;
+    /// assert_eq!(s.get(splicer::Opt::LAZY_FILES)?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const LAZY_FILES: Opt = Opt(sys::SPLICER_OPT_LAZY_FILES as i32);
 }
 
 /// A transfer session: moves bytes between file descriptors in the kernel,
@@ -255,6 +276,35 @@ impl Builder {
     /// ```
     pub fn pool(self, on: bool) -> Builder {
         self.option(Opt::POOL, on as i64)
+    }
+
+    /// Whether a copy's open leaves a regular file's access mode to the
+    /// kernel's check at the first syscall (default false; see
+    /// [`Opt::LAZY_FILES`]).  `true` saves one fcntl(2) per regular file
+    /// per open, for a program that copies many files once each; the price
+    /// is that a file opened the wrong way round (a write-only source, a
+    /// read-only destination) fails the first [`step`](Session::step)
+    /// with `EBADF` instead of the [`open`](Session::open), nothing moved
+    /// and no transfer left.  [`Session::copy`] and the other
+    /// whole-transfer calls return the same error either way.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("splicer-doc-lazy-{}", std::process::id()));
+    /// std::fs::write(&path, b"data")?;
+    /// let src = std::fs::OpenOptions::new().write(true).open(&path)?; // not readable
+    /// let null = std::fs::File::create("/dev/null")?;
+    /// let mut s = splicer::Session::builder().lazy_files(true).build()?;
+    /// s.open(&src, &null)?; // not refused yet
+    /// assert_eq!(s.step().unwrap_err().raw_os_error(), Some(libc::EBADF));
+    /// let p = s.progress();
+    /// assert_eq!((p.method, p.consumed), (splicer::Method::None, 0)); // as a refused open
+    /// assert_eq!(s.step()?, 0);
+    /// # drop(s);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn lazy_files(self, on: bool) -> Builder {
+        self.option(Opt::LAZY_FILES, on as i64)
     }
 
     /// Any option by its key, for options this crate has no method for.
@@ -825,8 +875,10 @@ impl<'fd> Session<'fd> {
     /// file positions.  Nothing moves until the session is [stepped](Session::step) or [run](Session::run).
     ///
     /// # Errors
-    /// `EBADF` (fd not open, not readable/writable), `EINVAL` (same pipe or
-    /// socket on both ends), `EOPNOTSUPP` (no allowed method applies).
+    /// `EBADF` (fd not open, not readable/writable; with
+    /// [`Opt::LAZY_FILES`] a regular file's access mode fails the first
+    /// step instead), `EINVAL` (same pipe or socket on both ends),
+    /// `EOPNOTSUPP` (no allowed method applies).
     ///
     /// ```
     /// let (r, w) = splicer::raw::pipe()?;
@@ -1079,21 +1131,27 @@ impl<'fd> Session<'fd> {
         unsafe { sys::splicer_abort(self.raw.as_ptr()) }.max(0) as u64
     }
 
-    /// Runs the open transfer to its end, polling on EAGAIN, then drops
-    /// what a failure left pending (the whole-transfer calls hand no
-    /// transfer back, so nobody could deliver it later).
+    /// Runs the open transfer to its end, polling on EAGAIN.
     fn finish(&mut self, op: &'static str, opened: io::Result<()>) -> io::Result<u64> {
         if let Err(e) = opened {
             return Err(TransferError::wrap(op, Method::None, 0, e));
         }
         match self.run_polling() {
             Ok(()) => Ok(self.progress().delivered),
-            Err(e) => {
-                let p = self.progress();
-                self.abort_raw();
-                Err(TransferError::wrap(op, p.method, p.delivered, e))
-            }
+            Err(e) => Err(self.fail(op, e)),
         }
+    }
+
+    /// The error of a whole-transfer call whose transfer failed after its
+    /// open, once what it left pending is dropped (these calls hand no
+    /// transfer back, so nobody could deliver it later).  The access-mode
+    /// check a lazy open ([`Opt::LAZY_FILES`]) left to the kernel fails the
+    /// first step with the transfer ended as a refused open leaves it, so
+    /// its progress (no method, nothing delivered) makes the open's error.
+    pub(crate) fn fail(&mut self, op: &'static str, e: io::Error) -> io::Error {
+        let p = self.progress();
+        self.abort_raw();
+        TransferError::wrap(op, p.method, p.delivered, e)
     }
 
     fn run_polling(&mut self) -> io::Result<()> {
@@ -1154,7 +1212,10 @@ impl<'fd> Session<'fd> {
     /// # Errors
     /// [`WouldBlock`](io::ErrorKind::WouldBlock) in non-blocking use (see
     /// [`wait`](Session::wait)); any other OS error (`EPIPE`, ...), after
-    /// which [`progress`](Session::progress) says what was delivered.
+    /// which [`progress`](Session::progress) says what was delivered
+    /// (`EBADF` with no transfer left, method [`Method::None`], for the
+    /// access-mode check a lazy open, [`Opt::LAZY_FILES`], left to the
+    /// kernel).
     ///
     /// ```
     /// let (r, w) = splicer::raw::pipe()?;

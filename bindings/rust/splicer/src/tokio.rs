@@ -516,13 +516,9 @@ async fn drive(op: &'static str, t: &mut Session<'_>, ends: &impl Ends) -> io::R
             }
             Ok(Outcome::Done) => return Ok(total),
             Ok(Outcome::Blocked(fd, interest)) => blocked = Some((fd, interest)),
-            Err(e) => {
-                // Like the blocking whole-transfer calls: a failed
-                // destination cannot take the pending bytes any more.
-                let p = t.progress();
-                t.abort();
-                return Err(TransferError::wrap(op, p.method, p.delivered, e));
-            }
+            // Like the blocking whole-transfer calls: a failed destination
+            // cannot take the pending bytes any more.
+            Err(e) => return Err(t.fail(op, e)),
         }
     }
 }

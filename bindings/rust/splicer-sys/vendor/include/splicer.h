@@ -174,7 +174,24 @@ enum splicer_option {
    * pool_misses and the pool's misses.  0: the session creates and keeps
    * pipes of its own, sized by SPLICER_OPT_PIPE_SIZE, until it is freed.
    * Changing it while bytes are pending is -EBUSY. */
-  SPLICER_OPT_POOL = 204
+  SPLICER_OPT_POOL = 204,
+  /* 1: a copy's open (splicer_open(), splicer_copy()) does not read the
+   * status flags of a regular file it was not told of (splicer_session_keep)
+   * with fcntl(2): one syscall less per file, for a program that copies many
+   * files once each.  The kernel checks the same at the transfer's first
+   * syscall, before any byte moves, so a source not open for reading or a
+   * destination not open for writing (or an O_PATH fd) is -EBADF from
+   * splicer_step() or splicer_run() instead of from the open, with nothing
+   * moved, and the transfer ends as a refused open leaves it:
+   * splicer_progress_get() reports no transfer (method
+   * SPLICER_METHOD_NONE), which tells this -EBADF from a failed step's.
+   * splicer_copy() returns the same -EBADF either way.  The flags are read at open regardless where they
+   * decide the open (a destination with an offset, O_APPEND; a file copied
+   * onto itself; a length of 0, which makes no syscall) or where the first
+   * method would read the source before the destination is touched
+   * (splice_pipe, read_write).  Fan-outs (splicer_open_tee) and buffers
+   * always check at open.  0 (default): every check at open. */
+  SPLICER_OPT_LAZY_FILES = 205
 };
 
 /**
