@@ -54,6 +54,7 @@ struct xspec {
   uint32_t methods;  /* 0: default (all) */
   int fallback;
   bool use_run;
+  bool lazy_files; /* SPLICER_OPT_LAZY_FILES: the same bytes and results */
   /* consumers */
   size_t rd_min, rd_max;
   unsigned pause_every, pause_us;
@@ -283,6 +284,7 @@ static void gen_spec(h_rng *r, struct xspec *x) {
   }
   x->fallback = h_chance(r, 88) ? 1 : 0;
   x->use_run = h_chance(r, 30);
+  x->lazy_files = h_chance(r, 50);
 
   /* consumers: read sizes and pauses */
   p = (unsigned)h_below(r, 100);
@@ -310,13 +312,14 @@ static void describe(const struct xspec *x, char *out, size_t cap) {
       out, cap,
       "%s src=%s size=%zu pos=%" PRId64 " off_in=%" PRId64 " len=%" PRId64
       " %s/%s pipe=%" PRId64 " chunk=%" PRId64 " methods=%#x fallback=%d %s"
-      " rd=%zu..%zu pause=%u/%uus feed=%zu callerpipe=%d smallbuf=%d"
+      " lazy=%d rd=%zu..%zu pause=%u/%uus feed=%zu callerpipe=%d smallbuf=%d"
       " off_out=%" PRId64 " dst=",
       xfers[x->xfer], x->xfer == X_BUF ? "buf" : h_kind_name(x->src_kind),
       x->size, x->src_pos, x->off_in,
       x->len == SPLICER_TO_EOF ? (int64_t)-1 : (int64_t)x->len, nbs[x->nb],
       x->drive == DRIVE_LOOP ? "loop" : "threads", x->pipe_size, x->chunk,
-      x->methods, x->fallback, x->use_run ? "run" : "step", x->rd_min,
+      x->methods, x->fallback, x->use_run ? "run" : "step", x->lazy_files,
+      x->rd_min,
       x->rd_max, x->pause_every, x->pause_us, x->feed_max, x->caller_pipe_size,
       x->small_sockbufs, x->off_out);
   for (size_t i = 0; i < x->n_dst && n > 0 && (size_t)n < cap; i++)
@@ -634,6 +637,8 @@ static bool splicer_open_spec(splicer_session *s, struct fixture *fx,
          "set methods");
   DCHECK(splicer_session_set(s, SPLICER_OPT_FALLBACK, x->fallback) == 0,
          "set fallback");
+  DCHECK(splicer_session_set(s, SPLICER_OPT_LAZY_FILES, x->lazy_files) == 0,
+         "set lazy files");
   if (x->nb == NB_FDS) {
     if (x->xfer != X_BUF)
       set_nonblock(fx->src.fd, true);
