@@ -398,7 +398,12 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
     return -EBUSY;
   struct endpoint src = {.fd = -1, .kind = KIND_OTHER, .off = SPLICER_OFF_CUR};
   struct destination dst[SPLICER_TEE_MAX];
-  memset(dst, 0, n_out * sizeof dst[0]); /* only n_out are used */
+  /* only n_out are used; a copy's one is zeroed and moved by assignment,
+   * without the calls to memset and memcpy a fan-out needs */
+  if (n_out == 1)
+    dst[0] = (struct destination){0};
+  else
+    memset(dst, 0, n_out * sizeof dst[0]);
   int r;
   bool lazy = s->lazy_files && kind == XFER_COPY && len > 0;
   size_t n_seen = 0; /* destinations looked at, for a refusal's order (one
@@ -445,7 +450,10 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
   splicer__end_transfer(s);
   s->kind = kind;
   s->src = src;
-  memcpy(s->dst, dst, n_out * sizeof dst[0]);
+  if (n_out == 1)
+    s->dst[0] = dst[0];
+  else
+    memcpy(s->dst, dst, n_out * sizeof dst[0]);
   s->n_dst = n_out;
   s->len = len;
   s->consumed = 0;

@@ -260,7 +260,7 @@ int splicer__first_method(const splicer_session *s, uint32_t tried) {
                                  s->methods & ~tried, s->bulk_tcp);
 }
 
-int splicer__settle_endpoint(struct endpoint *ep, bool source) {
+SPLICER_COLD int splicer__settle_endpoint(struct endpoint *ep, bool source) {
   if (!ep->flags_unread)
     return 0;
   int r = read_flags(ep->fd, ep);
@@ -270,7 +270,7 @@ int splicer__settle_endpoint(struct endpoint *ep, bool source) {
   return (ep->flags & O_ACCMODE) == (source ? O_WRONLY : O_RDONLY) ? -EBADF : 0;
 }
 
-int splicer__settle_flags(splicer_session *s) {
+SPLICER_COLD int splicer__settle_flags(splicer_session *s) {
   int r = splicer__settle_endpoint(&s->src, true);
   for (size_t i = 0; r == 0 && i < s->n_dst; i++)
     r = splicer__settle_endpoint(&s->dst[i].ep, false);
@@ -404,7 +404,7 @@ static bool refusal(const splicer_session *s, int64_t err) {
  * method SPLICER_METHOD_NONE), which tells a caller that this -EBADF is the
  * open's and not a failed step's.  The ends stay recorded until the call
  * returns, so that flags set for the call are put back. */
-static int64_t refused_late(splicer_session *s, int64_t err) {
+SPLICER_COLD static int64_t refused_late(splicer_session *s, int64_t err) {
   splicer__end_transfer(s);
   s->kind = XFER_NONE;
   return err;
@@ -414,7 +414,8 @@ static int64_t refused_late(splicer_session *s, int64_t err) {
  * open left a file's flags unread, may be the kernel's check of what the
  * open did not check.  @return 0, or the open's error (the transfer
  * ended, refused_late). */
-static int64_t settle_before_refusal(splicer_session *s, int64_t err) {
+SPLICER_COLD static int64_t settle_before_refusal(splicer_session *s,
+                                                 int64_t err) {
   int r;
   if (err != -EBADF || s->consumed != 0 ||
       (r = splicer__settle_flags(s)) == 0)
