@@ -241,7 +241,8 @@ static long bare(struct fixture *f, bool to_eof) {
 struct contender {
   const char *name;
   bool to_eof;
-  int how; /* 0 bare, 1 splicer, 2 splicer with kept fds */
+  int how; /* 0 bare, 1 splicer, 2 splicer with kept fds, 3 splicer with
+              SPLICER_OPT_LAZY_FILES */
   double round_ns[MAX_ROUNDS];
 };
 
@@ -290,9 +291,12 @@ static void print_row(const struct contender *c, int rounds) {
   double m0 = median(c[0].round_ns, rounds);
   double m1 = median(c[1].round_ns, rounds);
   double m2 = median(c[2].round_ns, rounds);
-  printf(" %.0f, %.0f | %.0f, %.0f | %.0f, %.0f | %.2f× | %.2f× |",
+  double m3 = median(c[3].round_ns, rounds);
+  printf(" %.0f, %.0f | %.0f, %.0f | %.0f, %.0f | %.0f, %.0f | %.2f× | %.2f× | "
+         "%.2f× |",
          best(c[0].round_ns, rounds), m0, best(c[1].round_ns, rounds), m1,
-         best(c[2].round_ns, rounds), m2, m1 / m0, m2 / m0);
+         best(c[3].round_ns, rounds), m3, best(c[2].round_ns, rounds), m2,
+         m1 / m0, m3 / m0, m2 / m0);
 }
 
 int main(int argc, char **argv) {
@@ -307,23 +311,27 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
   static const size_t sizes[] = {4096, 65536};
   printf("| pair | size | length | method | bare ns/call (best, median) | "
-         "splicer | kept | splicer / bare | kept / bare |\n");
-  printf("|---|---|---|---|---:|---:|---:|---:|---:|\n");
+         "splicer | lazy | kept | splicer / bare | lazy / bare | kept / bare "
+         "|\n");
+  printf("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int p = 0; p < PAIRS; p++)
     for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
       struct fixture f;
       make_fixture(&f, (enum pair)p, sizes[z]);
-      splicer_session *s[2];
+      splicer_session *s[3];
       if (splicer_session_new(&s[0]) < 0 || splicer_session_new(&s[1]) < 0 ||
+          splicer_session_new(&s[2]) < 0 ||
           splicer_session_keep(s[1], f.in, SPLICER_FD_UNKNOWN) < 0 ||
-          splicer_session_keep(s[1], f.out, SPLICER_FD_UNKNOWN) < 0)
+          splicer_session_keep(s[1], f.out, SPLICER_FD_UNKNOWN) < 0 ||
+          splicer_session_set(s[2], SPLICER_OPT_LAZY_FILES, 1) < 0)
         die("session");
       bool file_src = p != PIPE_PIPE && p != TCP_TCP;
-      struct contender c[6] = {
-          {"bare", false, 0, {0}},       {"splicer", false, 1, {0}},
-          {"kept", false, 2, {0}},       {"bare to EOF", true, 0, {0}},
-          {"splicer to EOF", true, 1, {0}}, {"kept to EOF", true, 2, {0}}};
-      int nc = file_src ? 6 : 3;
+      struct contender c[8] = {
+          {"bare", false, 0, {0}},          {"splicer", false, 1, {0}},
+          {"kept", false, 2, {0}},          {"lazy", false, 3, {0}},
+          {"bare to EOF", true, 0, {0}},    {"splicer to EOF", true, 1, {0}},
+          {"kept to EOF", true, 2, {0}},    {"lazy to EOF", true, 3, {0}}};
+      int nc = file_src ? 8 : 4;
       for (int w = 0; w < nc; w++) /* warm up: page cache, pool pipe */
         one_round(&f, s, &c[w], 0, iters / 10 + 1);
       for (int r = 0; r < rounds; r++)
@@ -338,12 +346,12 @@ int main(int argc, char **argv) {
       if (file_src) {
         printf("| %s | %zu KiB | to EOF | %s |", pair_name[p],
                sizes[z] / 1024, splicer_method_name(pr.method));
-        print_row(c + 3, rounds);
+        print_row(c + 4, rounds);
         printf("\n");
       }
       fflush(stdout);
-      splicer_session_free(s[0]);
-      splicer_session_free(s[1]);
+      for (int i = 0; i < 3; i++)
+        splicer_session_free(s[i]);
       free_fixture(&f);
     }
   return 0;
