@@ -282,6 +282,36 @@ func TestConcurrentCopiesSmallPool(t *testing.T) {
 	if testing.Short() {
 		workers, size = 16, 256<<10
 	}
+	// Whether some batch finds the pool empty depends on how the scheduler
+	// overlaps the copies; a round in which none did is run again (a miss
+	// came in the first round in 11 of 12 runs here, so three rounds
+	// without one mean the misses path is not reached).
+	rounds := 0
+	for rounds < 3 {
+		rounds++
+		concurrentCopies(t, workers, size)
+		if t.Failed() || testing.Short() || splicer.ReadPoolStats().Misses != before.Misses {
+			break
+		}
+	}
+	after := splicer.ReadPoolStats()
+	if after.PeakInUse > 8 || after.InUse != 0 {
+		t.Fatalf("pool of 8: %+v", after)
+	}
+	if after.Borrowed == before.Borrowed || (!testing.Short() && after.Misses == before.Misses) {
+		t.Fatalf("want pipes lent and batches that found none: %+v -> %+v", before, after)
+	}
+	if after.Discarded != before.Discarded {
+		t.Fatalf("pipes discarded in copies that succeeded: %+v", after)
+	}
+	t.Logf("%d round(s) of %d copies: borrowed %d, misses %d, peak in use %d", rounds, workers, after.Borrowed-before.Borrowed, after.Misses-before.Misses, after.PeakInUse)
+}
+
+// concurrentCopies relays size bytes (and a few more for each) over each of
+// workers TCP -> TCP copies at once, into slow readers, and checks every
+// byte.
+func concurrentCopies(t *testing.T, workers, size int) {
+	t.Helper()
 	type pair struct{ feeder, src, dst, sink *net.TCPConn }
 	pairs := make([]pair, workers)
 	for i := range pairs {
@@ -326,17 +356,6 @@ func TestConcurrentCopiesSmallPool(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	after := splicer.ReadPoolStats()
-	if after.PeakInUse > 8 || after.InUse != 0 {
-		t.Fatalf("pool of 8: %+v", after)
-	}
-	if after.Borrowed == before.Borrowed || (!testing.Short() && after.Misses == before.Misses) {
-		t.Fatalf("want pipes lent and batches that found none: %+v -> %+v", before, after)
-	}
-	if after.Discarded != before.Discarded {
-		t.Fatalf("pipes discarded in copies that succeeded: %+v", after)
-	}
-	t.Logf("%d copies: borrowed %d, misses %d, peak in use %d", workers, after.Borrowed-before.Borrowed, after.Misses-before.Misses, after.PeakInUse)
 }
 
 // A session closed with bytes pending: the pipe that holds them is closed
