@@ -1128,7 +1128,9 @@ static PyObject *splicer_py_drive_fn(PyObject *self, PyObject *const *args, Py_s
 
 /* drive_async(session) -> (delivered, fd, events): step without blocking
  * until the transfer is finished (fd -1) or a step would block (the fd and
- * POLLIN/POLLOUT to wait for).  The event loop waits, not this call. */
+ * POLLIN/POLLOUT to wait for).  The event loop waits, not this call.  An
+ * EBADF after which no transfer is open is a lazy open's refusal
+ * (SPLICER_OPT_LAZY_FILES), raised as the open's error. */
 static PyObject *splicer_py_drive_async(PyObject *self, PyObject *arg) {
   splicer_session *s = splicer_py_session(arg);
   long long total = 0;
@@ -1145,7 +1147,10 @@ static PyObject *splicer_py_drive_async(PyObject *self, PyObject *arg) {
     fd = -1;
   Py_END_ALLOW_THREADS
   if (r < 0 && !(r == -EAGAIN && fd >= 0)) {
-    splicer_py_raise((int)r, "copy", s, -1);
+    splicer_progress p;
+    int refused = r == -EBADF && splicer_progress_get(s, &p, sizeof p) == 0 &&
+                  p.method == SPLICER_METHOD_NONE;
+    splicer_py_raise((int)r, refused ? "open" : "copy", s, -1);
     return NULL;
   }
   return Py_BuildValue("(Lih)", total, fd, ev);

@@ -85,7 +85,9 @@ async def copy(
     """Move ``src`` to ``dst`` (until end of file, or ``length`` bytes) without
     blocking the event loop; return the bytes delivered."""
     if session is None:
-        with Session() as own:
+        # its own session, for this copy only: a file's access mode is left
+        # to the kernel, whose refusal is raised as the open's
+        with Session(lazy_files=True) as own:
             return await copy(src, dst, length, session=own)
     s = session
     source = Source(src, length)

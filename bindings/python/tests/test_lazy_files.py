@@ -4,6 +4,7 @@ what they leave untouched, is what an eager open gives."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import socket
@@ -15,6 +16,7 @@ import pytest
 from conftest import data, strace_phases
 
 import splicer
+import splicer.aio
 from splicer import core
 
 PAYLOAD = data(10_000, seed=7)
@@ -228,6 +230,30 @@ def test_one_shot_copy_raises_what_an_eager_open_raises(
     assert splicer._session().progress.finished
 
 
+@pytest.mark.parametrize("setup", CASES, ids=lambda f: f.__name__[5:])
+def test_asyncio_copy_raises_what_an_eager_open_raises(
+    setup: Callable[[Ends, Path], None],
+    ends_in: Callable[[Callable[[Ends, Path], None], str], Ends],
+    tmp_path: Path,
+) -> None:
+    eager_ends = ends_in(setup, "eager")
+    with splicer.Session() as eager:
+        expected = _raised(
+            lambda: asyncio.run(splicer.aio.copy(eager_ends.src, eager_ends.dst, session=eager))
+        )
+    eager_ends.unmoved()
+    assert expected == (OSError, 9, "[Errno 9] open: Bad file descriptor", None)
+
+    lazy_ends = ends_in(setup, "lazy")
+    assert _raised(lambda: asyncio.run(splicer.aio.copy(lazy_ends.src, lazy_ends.dst))) == expected
+    lazy_ends.unmoved()
+
+    (tmp_path / "good").write_bytes(PAYLOAD)
+    with open(tmp_path / "good", "rb") as f, open(tmp_path / "copy", "wb") as g:
+        assert asyncio.run(splicer.aio.copy(f, g)) == len(PAYLOAD)
+    assert (tmp_path / "copy").read_bytes() == PAYLOAD
+
+
 def test_lazy_session_copy_raises_the_open_error(
     ends_in: Callable[[Callable[[Ends, Path], None], str], Ends],
 ) -> None:
@@ -342,8 +368,8 @@ def test_append_fd_not_at_its_end(tmp_path: Path, pipe: tuple[int, int]) -> None
 _MARK = 9999  # fstat of this fd (not open) separates the phases in the trace
 
 _CHILD = r"""
-import json, os, sys, tempfile
-import splicer
+import asyncio, json, os, sys, tempfile
+import splicer, splicer.aio
 
 N = 10
 MARK = int(sys.argv[1])
@@ -375,6 +401,7 @@ eager = splicer.Session()
 phase("one-shot", splicer.copy)
 phase("eager session", eager.copy)
 phase("one-shot fds", lambda f, g: splicer.copy(f.fileno(), g.fileno()))
+phase("asyncio", lambda f, g: asyncio.run(splicer.aio.copy(f, g)))
 print(json.dumps({"n": N, "phases": phases}))
 """
 
@@ -391,10 +418,12 @@ def _getfl_counts() -> tuple[int, dict[str, int]]:
 
 
 def test_lazy_one_shot_copy_reads_no_file_flags() -> None:
-    """Counted by strace: a one-shot copy between two files makes no
-    fcntl(F_GETFL) for them, in the C library or in this binding; an eager
+    """Counted by strace: a one-shot copy between two files (and asyncio's
+    copy on a session of its own) makes no fcntl(F_GETFL) for them, in the C
+    library or in this binding; an eager
     session makes one per file (what the one-shot spares)."""
     n, c = _getfl_counts()
     assert c["one-shot"] == 0
     assert c["one-shot fds"] == 0
+    assert c["asyncio"] == 0
     assert c["eager session"] == 2 * n
