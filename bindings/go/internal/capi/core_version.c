@@ -2,6 +2,6 @@
 
 // cgo compiles only the .c files of the package's own directory; this one
 // builds the vendored core source of the same name (scripts/sync writes it).
-// Core digest b07878bed8e67b27: Go's build cache does not see the included file
+// Core digest ca5e669e65200aed: Go's build cache does not see the included file
 // change, the digest does.
 #include "core/src/version.c"

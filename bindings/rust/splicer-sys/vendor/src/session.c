@@ -441,11 +441,9 @@ static int open_transfer(splicer_session *s, int kind, int fd_in,
    * which checks both ends only when it names both; a method that reads
    * the source first, or a transfer cut short by len 0 (now fixed by a
    * copy onto itself), checks here.  */
-  if (lazy && (len == 0 || !splicer__method_is_direct(kind, m, &dst[0].ep))) {
-    if ((r = splicer__settle_endpoint(&src, true)) < 0 ||
-        (r = splicer__settle_endpoint(&dst[0].ep, false)) < 0)
-      return r;
-  }
+  if (lazy && (len == 0 || !splicer__method_is_direct(kind, m, &dst[0].ep)) &&
+      (r = splicer__settle_ends(&src, dst, n_out)) < 0)
+    return r;
 
   splicer__end_transfer(s);
   s->kind = kind;
@@ -476,9 +474,7 @@ refused:
    * the source before the destinations: a lazy open refused for another
    * reason gives the error the eager one would have met first. */
   if (lazy) {
-    int e = splicer__settle_endpoint(&src, true);
-    for (size_t i = 0; e == 0 && i < n_seen; i++)
-      e = splicer__settle_endpoint(&dst[i].ep, false);
+    int e = splicer__settle_ends(&src, dst, n_seen);
     if (e < 0)
       return e;
   }

@@ -270,11 +270,17 @@ SPLICER_COLD int splicer__settle_endpoint(struct endpoint *ep, bool source) {
   return (ep->flags & O_ACCMODE) == (source ? O_WRONLY : O_RDONLY) ? -EBADF : 0;
 }
 
-SPLICER_COLD int splicer__settle_flags(splicer_session *s) {
-  int r = splicer__settle_endpoint(&s->src, true);
-  for (size_t i = 0; r == 0 && i < s->n_dst; i++)
-    r = splicer__settle_endpoint(&s->dst[i].ep, false);
+SPLICER_COLD int splicer__settle_ends(struct endpoint *src,
+                                     struct destination *dst, size_t n_dst) {
+  int r = splicer__settle_endpoint(src, true);
+  for (size_t i = 0; r == 0 && i < n_dst; i++)
+    r = splicer__settle_endpoint(&dst[i].ep, false);
   return r;
+}
+
+/* The open transfer's ends (splicer__settle_ends). */
+static int settle_flags(splicer_session *s) {
+  return splicer__settle_ends(&s->src, s->dst, s->n_dst);
 }
 
 static bool is_inet(int fd) {
@@ -418,7 +424,7 @@ SPLICER_COLD static int64_t settle_before_refusal(splicer_session *s,
                                                  int64_t err) {
   int r;
   if (err != -EBADF || s->consumed != 0 ||
-      (r = splicer__settle_flags(s)) == 0)
+      (r = settle_flags(s)) == 0)
     return 0;
   return refused_late(s, r);
 }
@@ -439,7 +445,7 @@ static int64_t fall_back(splicer_session *s, int64_t err) {
    * needs the checks a lazy open left to the kernel done first */
   int r;
   if (!splicer__method_is_direct(s->kind, next, &s->dst[0].ep) &&
-      (r = splicer__settle_flags(s)) < 0)
+      (r = settle_flags(s)) < 0)
     return refused_late(s, r);
   s->tried = tried;
   s->method = next;

@@ -185,12 +185,13 @@ enum splicer_option {
    * moved, and the transfer ends as a refused open leaves it:
    * splicer_progress_get() reports no transfer (method
    * SPLICER_METHOD_NONE), which tells this -EBADF from a failed step's.
-   * splicer_copy() returns the same -EBADF either way.  The flags are read at open regardless where they
-   * decide the open (a destination with an offset, O_APPEND; a file copied
-   * onto itself; a length of 0, which makes no syscall) or where the first
-   * method would read the source before the destination is touched
-   * (splice_pipe, read_write).  Fan-outs (splicer_open_tee) and buffers
-   * always check at open.  0 (default): every check at open. */
+   * splicer_copy() returns the same -EBADF either way.  The flags are read
+   * at open regardless where they decide the open (a destination with an
+   * offset, O_APPEND; a file copied onto itself; a length of 0, which makes
+   * no syscall) or where the first method would read the source before the
+   * destination is touched (splice_pipe, read_write).  Fan-outs
+   * (splicer_open_tee) and buffers always check at open.  0 (default):
+   * every check at open. */
   SPLICER_OPT_LAZY_FILES = 205
 };
 

@@ -65,7 +65,7 @@ struct endpoint {
   bool pseudo_fs;    /* procfs, sysfs, ...: sizes lie, zero-copy may read 0 */
   bool flags_unread; /* a regular file whose F_GETFL the open skipped
                         (SPLICER_OPT_LAZY_FILES): flags say O_RDWR until
-                        splicer__settle_flags() reads them */
+                        splicer__settle_ends() reads them */
   bool fs_unasked;   /* a file of size 0 whose filesystem is asked only if a
                         zero-copy read of it gives 0 at once: pseudo_fs
                         matters for a source, and only then */
@@ -212,11 +212,13 @@ void splicer__end_transfer(splicer_session *s);
  * flags are left unread (flags_unread). */
 int splicer__classify(int fd, struct endpoint *ep, splicer_session *s,
                       bool lazy_file);
-/* Read the flags the open left unread and check them as the open would
- * have: 0, or -EBADF (a source not readable, a destination not writable,
- * O_PATH) or fcntl's -errno.  Nothing is changed on failure but the flags
- * read. */
-int splicer__settle_flags(splicer_session *s);
+/* Read the flags a lazy open left unread of @src and the first @n_dst
+ * destinations, and check them in the order an eager open does (the source
+ * first): 0, or the first end's -EBADF (a source not readable, a
+ * destination not writable, O_PATH) or fcntl's -errno.  Nothing is changed
+ * but the flags read. */
+int splicer__settle_ends(struct endpoint *src, struct destination *dst,
+                         size_t n_dst);
 /* The same for one end, a source or a destination. */
 int splicer__settle_endpoint(struct endpoint *ep, bool source);
 /* splicer_session_keep()'s classification of @fd as @kind */
