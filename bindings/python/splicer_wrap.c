@@ -3999,6 +3999,14 @@ static splicer_session *splicer_py_session(PyObject *o) {
   return (splicer_session *)p;
 }
 
+/* Whether @err from a step is a lazy open's refusal (SPLICER_OPT_LAZY_FILES):
+ * EBADF after which the core left no transfer open (progress: no method). */
+static int splicer_py_refused_late(const splicer_session *s, int64_t err) {
+  splicer_progress p;
+  return err == -EBADF && splicer_progress_get(s, &p, sizeof p) == 0 &&
+         p.method == SPLICER_METHOD_NONE;
+}
+
 static long long splicer_py_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -4117,9 +4125,7 @@ static long long splicer_py_drive(splicer_session *s, int once, int timeout_ms, 
     return -1;
   }
   if (err) {
-    splicer_progress p;
-    if (opened && err == -EBADF && splicer_progress_get(s, &p, sizeof p) == 0 &&
-        p.method == SPLICER_METHOD_NONE) {
+    if (opened && splicer_py_refused_late(s, err)) {
       splicer_py_raise(err, "open", NULL, -1);
       return -1;
     }
@@ -4317,10 +4323,7 @@ static PyObject *splicer_py_drive_async(PyObject *self, PyObject *arg) {
     fd = -1;
   Py_END_ALLOW_THREADS
   if (r < 0 && !(r == -EAGAIN && fd >= 0)) {
-    splicer_progress p;
-    int refused = r == -EBADF && splicer_progress_get(s, &p, sizeof p) == 0 &&
-                  p.method == SPLICER_METHOD_NONE;
-    splicer_py_raise((int)r, refused ? "open" : "copy", s, -1);
+    splicer_py_raise((int)r, splicer_py_refused_late(s, r) ? "open" : "copy", s, -1);
     return NULL;
   }
   return Py_BuildValue("(Lih)", total, fd, ev);
