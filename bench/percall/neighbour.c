@@ -18,35 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-static double now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
+#include "util.h"
 
 static volatile unsigned char unrelated[16384];
 
 __attribute__((noinline)) static void touch_unrelated(void) {
   for (size_t i = 0; i < sizeof unrelated; i += 64)
     unrelated[i]++;
-}
-
-static int temp_file(size_t fill) {
-  char path[] = "/tmp/splicer-neighbour-XXXXXX";
-  int fd = mkostemp(path, O_CLOEXEC);
-  if (fd < 0)
-    die("mkostemp");
-  unlink(path);
-  unsigned char b[4096];
-  memset(b, 'x', sizeof b);
-  if (fill && write(fd, b, fill) != (ssize_t)fill)
-    die("write");
-  return fd;
 }
 
 enum { ALONE, AFTER_NOOP_COPY, AFTER_TOUCH, CASES };

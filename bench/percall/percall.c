@@ -45,18 +45,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define MAX_ROUNDS 101
-
-static void die(const char *what) {
-  perror(what);
-  exit(1);
-}
-
-static double now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
 enum pair { FILE_FILE, FILE_NULL, FILE_PIPE, PIPE_PIPE, FILE_TCP, TCP_TCP, PAIRS };
 static const char *pair_name[PAIRS] = {"file → file", "file → /dev/null",
@@ -91,21 +82,6 @@ static void tcp_pair(int *a, int *b) {
   int one = 1;
   setsockopt(*a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(*b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static int temp_file(size_t fill) {
-  char path[] = "/tmp/splicer-percall-XXXXXX";
-  int fd = mkostemp(path, O_CLOEXEC);
-  if (fd < 0)
-    die("mkostemp");
-  unlink(path);
-  char *b = malloc(fill ? fill : 1);
-  memset(b, 'x', fill);
-  if (fill && write(fd, b, fill) != (ssize_t)fill)
-    die("write");
-  free(b);
-  fsync(fd);
-  return fd;
 }
 
 static void make_fixture(struct fixture *f, enum pair p, size_t n) {
